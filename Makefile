@@ -1,0 +1,21 @@
+.PHONY: demo test lint crds bench dev-up dev-down
+
+# Sets everything up and runs the operator on the embedded default environment.
+demo:
+	scripts/demo
+
+# The whole test suite (what CI runs).
+test:
+	scripts/test
+
+dev-up:
+	scripts/bootstrap && .venv/bin/dbr dev up
+
+dev-down:
+	.venv/bin/dbr dev down
+
+crds:
+	scripts/bootstrap && .venv/bin/python -m dynamobackup.api.crdgen --write crds/
+
+bench:
+	scripts/bootstrap && .venv/bin/python bench/evaluator.py

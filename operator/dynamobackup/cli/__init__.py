@@ -1,0 +1,1 @@
+"""Command-line interface: `dbr check`, `dbr render`, `dbr dev`, `dbr run`."""

@@ -1,0 +1,47 @@
+"""Entry point of the `dbr` command: wires the subcommands and turns bad input into exit code 2."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from dynamobackup.cli.errors import UsageError
+
+# Each module exposes register(subparsers); imported lazily so `dbr check` never loads kopf.
+SUBCOMMAND_MODULES = ("check", "render", "dev", "run")
+
+
+class OneLineErrorParser(argparse.ArgumentParser):
+    """argparse prints the whole usage on error; users asked for one clear line."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineErrorParser(
+        prog="dbr",
+        description="Check, render and enforce Veeam Backup for AWS DynamoDB backup IAM roles.",
+    )
+    subparsers = parser.add_subparsers(dest="command", required=True, parser_class=OneLineErrorParser)
+    for name in SUBCOMMAND_MODULES:
+        module = importlib.import_module(f"dynamobackup.cli.{name}")
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        return int(args.handler(args))
+    except UsageError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
