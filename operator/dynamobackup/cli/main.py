@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dynamobackup.cli.errors import UsageError
 
 # Each module exposes register(subparsers); imported lazily so `dbr check` never loads kopf.
-SUBCOMMAND_MODULES = ("check", "render", "dev", "run")
+SUBCOMMAND_MODULES = ("check", "render", "dev")
 
 
 class OneLineErrorParser(argparse.ArgumentParser):
@@ -25,7 +25,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="dbr",
         description="Check, render and enforce Veeam Backup for AWS DynamoDB backup IAM roles.",
     )
-    subparsers = parser.add_subparsers(dest="command", required=True, parser_class=OneLineErrorParser)
+    subparsers = parser.add_subparsers(
+        dest="command", required=True, parser_class=OneLineErrorParser
+    )
     for name in SUBCOMMAND_MODULES:
         module = importlib.import_module(f"dynamobackup.cli.{name}")
         module.register(subparsers)

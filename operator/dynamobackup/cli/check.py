@@ -1,0 +1,100 @@
+"""`dbr check`: is a role's set of policies compliant with the Veeam profile? No AWS access needed."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from dynamobackup.cli.errors import UsageError
+from dynamobackup.cli.inputs import load_document, resolve_appliance, resolve_profile
+from dynamobackup.cli.report import render_text
+from dynamobackup.policy.evaluate import evaluate_permissions
+from dynamobackup.policy.trust import analyze_trust
+from dynamobackup.policy.verdict import Verdict
+
+OUTPUT_FORMATS = ("json", "text")
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "check",
+        help="check IAM policy documents against a Veeam permission profile",
+        description="Evaluate identity policies (and optionally a permissions boundary and a trust "
+        "policy) locally, the way AWS would, for the actions Veeam needs. Exit 0 compliant, "
+        "1 not compliant, 2 bad input.",
+    )
+    add_operations_arguments(parser)
+    parser.add_argument(
+        "--policy",
+        action="append",
+        required=True,
+        metavar="FILE",
+        type=Path,
+        help="an identity policy document (inline or managed); repeat for each",
+    )
+    parser.add_argument("--boundary", metavar="FILE", type=Path, help="the permissions boundary")
+    parser.add_argument("--trust", metavar="FILE", type=Path, help="the role's trust policy")
+    add_appliance_arguments(parser)
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="excess permissions and extra trusted principals make the role non-compliant",
+    )
+    parser.add_argument("--output", choices=OUTPUT_FORMATS, default="text")
+    parser.set_defaults(handler=run_check)
+
+
+def add_operations_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--operations",
+        required=True,
+        action="append",
+        metavar="OP[,OP...]",
+        help="Veeam operations the role serves: BackupPolicy, ManualBackup, Restore",
+    )
+    parser.add_argument(
+        "--profile-version",
+        metavar="VERSION",
+        help="Veeam release of the permission profile (default: newest shipped)",
+    )
+
+
+def add_appliance_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--appliance",
+        metavar="ARN_OR_ACCOUNT",
+        help="the Veeam appliance's IAM role ARN or its 12-digit account ID",
+    )
+    parser.add_argument(
+        "--external-id", metavar="ID", help="external ID the appliance must present"
+    )
+
+
+def run_check(args: argparse.Namespace) -> int:
+    if args.trust and not args.appliance:
+        raise UsageError("--trust needs --appliance (the Veeam appliance's role ARN or account ID)")
+    profile, operations = resolve_profile(args.profile_version, args.operations)
+    required = profile.required_actions(operations)
+    policies = [load_document(path) for path in args.policy]
+    boundary = load_document(args.boundary) if args.boundary else None
+    trust = None
+    if args.trust:
+        appliance = resolve_appliance(args.appliance)
+        trust = analyze_trust(
+            load_document(args.trust), appliance, external_id=args.external_id, strict=args.strict
+        )
+    verdict = Verdict(
+        profile,
+        operations,
+        required,
+        evaluate_permissions(required, policies, boundary),
+        trust,
+        args.strict,
+    )
+    if args.output == "json":
+        print(json.dumps(verdict.to_json(), indent=2))
+    else:
+        print(render_text(verdict))
+    return 0 if verdict.compliant else 1

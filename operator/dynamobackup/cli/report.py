@@ -1,0 +1,51 @@
+"""The human-readable `dbr check` report: a summary line, then findings grouped with counts."""
+
+from __future__ import annotations
+
+from dynamobackup.policy.verdict import Verdict
+
+
+def render_text(verdict: Verdict) -> str:
+    lines = [_summary(verdict), _profile_line(verdict)]
+    permissions = verdict.permissions
+    groups = (
+        ("Missing", permissions.missing, "actions the role needs and is not granted"),
+        ("Denied", permissions.denied, "actions an explicit Deny blocks"),
+        ("Conditional", permissions.conditional, "allowed only when conditions hold"),
+        (
+            "Excess",
+            permissions.excess,
+            "granted beyond the profile" + (" (strict)" if verdict.strict else ""),
+        ),
+    )
+    for title, items, meaning in groups:
+        if items:
+            lines += ["", f"{title} ({len(items)}): {meaning}", *(f"  - {item}" for item in items)]
+    if verdict.trust is not None and verdict.trust.findings:
+        findings = verdict.trust.findings
+        lines += ["", f"Trust findings ({len(findings)}):"]
+        lines += [f"  {f.severity:<7} {f.code.value}: {f.message}" for f in findings]
+    return "\n".join(lines)
+
+
+def _summary(verdict: Verdict) -> str:
+    p = verdict.permissions
+    state = "COMPLIANT" if verdict.compliant else "NOT COMPLIANT"
+    counts = (
+        f"{len(p.allowed)}/{len(verdict.required_actions)} actions allowed, {len(p.missing)} missing, "
+        f"{len(p.denied)} denied, {len(p.conditional)} conditional, {len(p.excess)} excess"
+    )
+    if verdict.trust is None:
+        return f"{state}: {counts}; trust not checked"
+    errors = sum(f.severity == "error" for f in verdict.trust.findings)
+    warnings = len(verdict.trust.findings) - errors
+    return f"{state}: {counts}; trust: {_count(errors, 'error')}, {_count(warnings, 'warning')}"
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" + ("" if number == 1 else "s")
+
+
+def _profile_line(verdict: Verdict) -> str:
+    operations = ", ".join(verdict.operations)
+    return f"Profile: {verdict.profile.product} {verdict.profile.version} ({operations})"
