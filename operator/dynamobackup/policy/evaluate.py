@@ -129,20 +129,28 @@ def _allow_grant(statements: Iterable[CompiledStatement]) -> Grant:
 def find_excess(
     required_actions: Iterable[str], policies: Sequence[PolicyDocument], catalog: ActionCatalog
 ) -> tuple[str, ...]:
-    """Allow patterns, as written, that grant some action outside the required set."""
+    """Allow patterns, as written, that grant some action outside the required set.
+
+    Sorted and deduplicated case-insensitively, so the report does not depend on statement order.
+    """
     required = frozenset(action.lower() for action in required_actions)
-    excess: dict[str, None] = {}
+    excess: dict[str, str] = {}
     for policy in policies:
         for statement in policy.statement:
             if statement.effect != "Allow":
                 continue
             if statement.not_action is not None:
-                excess[f"NotAction: {', '.join(statement.not_action)}"] = None
+                written = f"NotAction: {', '.join(_unique_sorted(statement.not_action))}"
+                excess.setdefault(written.lower(), written)
                 continue
             for pattern in statement.action or ():
                 if grants_beyond(pattern, required, catalog):
-                    excess[pattern] = None
-    return tuple(excess)
+                    excess.setdefault(pattern.lower(), pattern)
+    return tuple(excess[key] for key in sorted(excess))
+
+
+def _unique_sorted(values: Iterable[str]) -> list[str]:
+    return sorted({value.lower(): value for value in values}.values(), key=str.lower)
 
 
 @lru_cache(maxsize=8192)

@@ -1,0 +1,201 @@
+"""Trust findings, each with its stable code."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from dynamobackup.policy.document import PolicyDocument, parse_document
+from dynamobackup.policy.least_privilege import trust_document
+from dynamobackup.policy.trust import Appliance, FindingCode, TrustReport, analyze_trust
+
+ROLE = "arn:aws:iam::111111111111:role/VeeamImpersonation"
+APPLIANCE = Appliance.parse(ROLE)
+SERVICE = {
+    "Effect": "Allow",
+    "Principal": {"Service": "backup.amazonaws.com"},
+    "Action": "sts:AssumeRole",
+}
+
+
+def trust(*statements: dict[str, Any]) -> PolicyDocument:
+    return parse_document({"Version": "2012-10-17", "Statement": list(statements)})
+
+
+def trusting(principal: Any, action: Any = "sts:AssumeRole", **extra: Any) -> dict[str, Any]:
+    return {"Effect": "Allow", "Principal": principal, "Action": action, **extra}
+
+
+def codes(report: TrustReport) -> list[str]:
+    return [f.code.value for f in report.findings]
+
+
+def test_rendered_trust_is_clean() -> None:
+    report = analyze_trust(
+        trust_document(APPLIANCE, external_id="x1"), APPLIANCE, external_id="x1", strict=True
+    )
+    assert report.findings == () and report.compliant
+
+
+def test_seed_statement_alone_lacks_the_appliance() -> None:
+    report = analyze_trust(trust(SERVICE), APPLIANCE)
+    assert codes(report) == ["ApplianceNotTrusted"]
+    assert "not a trusted principal" in report.findings[0].message
+
+
+def test_missing_backup_service() -> None:
+    assert codes(analyze_trust(trust(trusting({"AWS": ROLE})), APPLIANCE)) == [
+        "BackupServiceNotTrusted"
+    ]
+
+
+@pytest.mark.parametrize(
+    "action", ["sts:*", "STS:AssumeRole", "*", ["sts:TagSession", "sts:Assume*"]]
+)
+def test_wildcard_actions_count(action: Any) -> None:
+    document = trust(trusting({"Service": "backup.amazonaws.com", "AWS": ROLE}, action=action))
+    assert analyze_trust(document, APPLIANCE).compliant
+
+
+def test_not_action_that_excludes_assume_role_does_not_count() -> None:
+    document = trust(
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "backup.amazonaws.com", "AWS": ROLE},
+            "NotAction": "sts:AssumeRole",
+        }
+    )
+    assert codes(analyze_trust(document, APPLIANCE)) == [
+        "BackupServiceNotTrusted",
+        "ApplianceNotTrusted",
+    ]
+
+
+@pytest.mark.parametrize("principal", ["111111111111", "arn:aws:iam::111111111111:root"])
+def test_account_root_or_bare_id_covers_the_appliance_role(principal: str) -> None:
+    report = analyze_trust(trust(SERVICE, trusting({"AWS": principal})), APPLIANCE, strict=True)
+    assert report.findings == ()
+
+
+def test_account_appliance_needs_the_account_not_one_role() -> None:
+    appliance = Appliance.parse("111111111111")
+    assert (
+        analyze_trust(trust(SERVICE, trusting({"AWS": "111111111111"})), appliance).findings == ()
+    )
+    report = analyze_trust(trust(SERVICE, trusting({"AWS": ROLE})), appliance)
+    assert codes(report) == ["ApplianceNotTrusted", "ExcessPrincipal"]
+
+
+def test_other_account_does_not_cover_the_appliance() -> None:
+    report = analyze_trust(trust(SERVICE, trusting({"AWS": "222222222222"})), APPLIANCE)
+    assert codes(report) == ["ApplianceNotTrusted", "ExcessPrincipal"]
+
+
+@pytest.mark.parametrize(
+    "deny",
+    [
+        {"Effect": "Deny", "Principal": {"AWS": ROLE}, "Action": "sts:AssumeRole"},
+        {"Effect": "Deny", "Principal": {"AWS": "111111111111"}, "Action": "sts:*"},
+        {"Effect": "Deny", "Principal": "*", "Action": "sts:AssumeRole"},
+        {
+            "Effect": "Deny",
+            "NotPrincipal": {"Service": "backup.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+        },
+    ],
+)
+def test_explicit_deny_removes_appliance_trust(deny: dict[str, Any]) -> None:
+    report = analyze_trust(trust(SERVICE, trusting({"AWS": ROLE}), deny), APPLIANCE)
+    assert "ApplianceNotTrusted" in codes(report)
+    assert "explicit Deny" in next(
+        f.message for f in report.findings if f.code is FindingCode.APPLIANCE_NOT_TRUSTED
+    )
+
+
+def test_deny_to_another_principal_or_conditional_deny_keeps_trust() -> None:
+    other = {
+        "Effect": "Deny",
+        "Principal": {"AWS": "arn:aws:iam::111111111111:role/other"},
+        "Action": "sts:AssumeRole",
+    }
+    conditional = {
+        "Effect": "Deny",
+        "Principal": {"AWS": ROLE},
+        "Action": "sts:AssumeRole",
+        "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "false"}},
+    }
+    assert analyze_trust(
+        trust(SERVICE, trusting({"AWS": ROLE}), other, conditional), APPLIANCE
+    ).compliant
+
+
+def test_deny_on_backup_service() -> None:
+    deny = {
+        "Effect": "Deny",
+        "Principal": {"Service": "backup.amazonaws.com"},
+        "Action": "sts:AssumeRole",
+    }
+    report = analyze_trust(trust(SERVICE, trusting({"AWS": ROLE}), deny), APPLIANCE)
+    assert codes(report) == ["BackupServiceNotTrusted"]
+
+
+def test_external_id_required() -> None:
+    without = trust(SERVICE, trusting({"AWS": ROLE}))
+    assert codes(analyze_trust(without, APPLIANCE, external_id="abc")) == ["ExternalIdMismatch"]
+    wrong = trust(
+        SERVICE, trusting({"AWS": ROLE}, Condition={"StringEquals": {"sts:ExternalId": "abd"}})
+    )
+    assert codes(analyze_trust(wrong, APPLIANCE, external_id="abc")) == ["ExternalIdMismatch"]
+    like = trust(
+        SERVICE, trusting({"AWS": ROLE}, Condition={"StringLike": {"sts:ExternalId": "abc"}})
+    )
+    assert codes(analyze_trust(like, APPLIANCE, external_id="abc")) == ["ExternalIdMismatch"]
+    right = trust(
+        SERVICE, trusting({"AWS": ROLE}, Condition={"StringEquals": {"sts:externalid": ["abc"]}})
+    )
+    assert analyze_trust(right, APPLIANCE, external_id="abc").findings == ()
+
+
+def test_orphaned_unique_id() -> None:
+    document = trust(SERVICE, trusting({"AWS": [ROLE, "AROA3XFRBF535PLBIFPI4"]}))
+    report = analyze_trust(document, APPLIANCE)
+    assert codes(report) == ["OrphanedPrincipal"]
+    assert not report.compliant
+
+
+@pytest.mark.parametrize("principal", ["*", {"AWS": "*"}, {"AWS": ["*", ROLE]}])
+def test_public_principal_without_conditions(principal: Any) -> None:
+    report = analyze_trust(trust(SERVICE, trusting({"AWS": ROLE}), trusting(principal)), APPLIANCE)
+    assert codes(report) == ["PublicPrincipal"]
+    assert not report.compliant
+
+
+def test_public_principal_with_conditions_is_not_public() -> None:
+    conditioned = trusting("*", Condition={"StringEquals": {"aws:PrincipalOrgID": "o-abc"}})
+    report = analyze_trust(trust(SERVICE, trusting({"AWS": ROLE}), conditioned), APPLIANCE)
+    assert "PublicPrincipal" not in codes(report)
+
+
+def test_excess_principal_is_a_warning_unless_strict() -> None:
+    document = trust(
+        SERVICE,
+        trusting({"AWS": ROLE}),
+        trusting(
+            {"Federated": "cognito-identity.amazonaws.com"}, action="sts:AssumeRoleWithWebIdentity"
+        ),
+    )
+    relaxed = analyze_trust(document, APPLIANCE)
+    assert codes(relaxed) == ["ExcessPrincipal"] and relaxed.compliant
+    assert relaxed.findings[0].severity == "warning"
+    strict = analyze_trust(document, APPLIANCE, strict=True)
+    assert strict.findings[0].severity == "error" and not strict.compliant
+
+
+def test_appliance_parse_errors() -> None:
+    with pytest.raises(ValueError, match="IAM role ARN or a 12-digit account ID"):
+        Appliance.parse("arn:aws:iam::111111111111:user/bob")
+    assert (
+        Appliance.parse("arn:aws-cn:iam::111111111111:role/x").root_arn
+        == "arn:aws-cn:iam::111111111111:root"
+    )
