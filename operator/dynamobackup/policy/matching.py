@@ -5,17 +5,22 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-WILDCARD_CHARS = frozenset("*?")
-
 
 def has_wildcard(pattern: str) -> bool:
-    return any(char in WILDCARD_CHARS for char in pattern)
+    return "*" in pattern or "?" in pattern
+
+
+def wildcard_regex(pattern: str) -> str:
+    """The regular expression (for fullmatch) equivalent to an IAM wildcard pattern."""
+    return "".join(
+        ".*" if char == "*" else "." if char == "?" else re.escape(char) for char in pattern
+    )
 
 
 @lru_cache(maxsize=4096)
 def compile_pattern(pattern: str, ignore_case: bool) -> re.Pattern[str]:
-    parts = (".*" if char == "*" else "." if char == "?" else re.escape(char) for char in pattern)
-    return re.compile("".join(parts), re.IGNORECASE | re.DOTALL if ignore_case else re.DOTALL)
+    flags = re.DOTALL | (re.IGNORECASE if ignore_case else 0)
+    return re.compile(wildcard_regex(pattern), flags)
 
 
 def wildcard_match(pattern: str, value: str, *, ignore_case: bool = True) -> bool:

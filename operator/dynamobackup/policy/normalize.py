@@ -13,8 +13,8 @@ import json
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, replace
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import Any, NamedTuple, TypeVar
 
 from dynamobackup.policy.document import PolicyDocument, PrincipalMap, Statement
 
@@ -27,8 +27,7 @@ Conditions = tuple[tuple[str, str, tuple[str, ...]], ...]
 _T = TypeVar("_T", bound=frozenset[Any] | None)
 
 
-@dataclass(frozen=True)
-class _Atom:
+class _Atom(NamedTuple):
     """A statement reduced to hashable, canonical parts; `*_negated` marks the Not* elements."""
 
     effect: str
@@ -90,7 +89,7 @@ def _atomise(statement: Statement, partition: str) -> Iterator[_Atom]:
     for resources in _split(base.resources, splittable=not base.resources_negated):
         for actions in _split(base.actions, splittable=not base.actions_negated):
             for principals in _split(base.principals, splittable=not base.principals_negated):
-                yield replace(base, resources=resources, actions=actions, principals=principals)
+                yield base._replace(resources=resources, actions=actions, principals=principals)
 
 
 def _split(values: _T, *, splittable: bool) -> Iterable[_T]:
@@ -112,17 +111,17 @@ class _MergeStep:
 _MERGE_STEPS = (
     _MergeStep(
         get=lambda atom: atom.resources,
-        put=lambda atom, values: replace(atom, resources=values),
+        put=lambda atom, values: atom._replace(resources=values),
         mergeable=lambda atom: not atom.resources_negated,
     ),
     _MergeStep(
         get=lambda atom: atom.actions,
-        put=lambda atom, values: replace(atom, actions=values),
+        put=lambda atom, values: atom._replace(actions=values),
         mergeable=lambda atom: not atom.actions_negated,
     ),
     _MergeStep(
         get=lambda atom: atom.principals,
-        put=lambda atom, values: replace(atom, principals=values),
+        put=lambda atom, values: atom._replace(principals=values),
         mergeable=lambda atom: not atom.principals_negated,
     ),
 )
