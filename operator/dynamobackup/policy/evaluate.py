@@ -163,9 +163,10 @@ def find_excess(
 ) -> tuple[str, ...]:
     """Allow patterns, as written, that grant some action outside the required set.
 
+    Required entries may themselves be wildcards (an operator's additional `backup:*`).
     Sorted and deduplicated case-insensitively, so the report does not depend on statement order.
     """
-    required = frozenset(action.lower() for action in required_actions)
+    required = _compile_actions(tuple(required_actions))
     excess: dict[str, str] = {}
     for policy in policies:
         for statement in policy.statement:
@@ -186,7 +187,17 @@ def _unique_sorted(values: Iterable[str]) -> list[str]:
 
 
 @lru_cache(maxsize=8192)
-def grants_beyond(pattern: str, required: frozenset[str], catalog: ActionCatalog) -> bool:
+def grants_beyond(
+    pattern: str,
+    required: tuple[frozenset[str], re.Pattern[str] | None],
+    catalog: ActionCatalog,
+) -> bool:
+    literals, wildcards = required
+
+    def is_required(action: str) -> bool:
+        lowered = action.lower()
+        return lowered in literals or (wildcards is not None and bool(wildcards.fullmatch(lowered)))
+
     if not has_wildcard(pattern):
-        return pattern.lower() not in required
-    return any(action.lower() not in required for action in catalog.expand(pattern))
+        return not is_required(pattern)
+    return not all(is_required(action) for action in catalog.expand(pattern))

@@ -158,3 +158,11 @@ def test_excess_uses_the_given_catalog() -> None:
 def test_unknown_literal_action_outside_the_profile_is_excess() -> None:
     report = judge(policy(allow([*REQUIRED, "madeup:DoThing"])))
     assert report.excess == ("madeup:DoThing",)
+
+
+def test_required_wildcards_are_not_excess_of_themselves() -> None:
+    required = (*REQUIRED, "backup:*")
+    document = policy(allow([*REQUIRED, "backup:*", "backup:Describe*"]), allow("sns:*"))
+    report = evaluate_permissions(required, [document], catalog=default_catalog())
+    assert report.allowed == required
+    assert report.excess == ("sns:*",)
