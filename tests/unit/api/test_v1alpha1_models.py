@@ -242,6 +242,7 @@ def test_smallest_drift_check_interval_is_accepted() -> None:
         ("1.5h", timedelta(hours=1, minutes=30)),
         ("2h45m30s500ms", timedelta(hours=2, minutes=45, seconds=30, milliseconds=500)),
         ("250us", timedelta(microseconds=250)),
+        ("1500000ns", timedelta(milliseconds=1.5)),
     ],
 )
 def test_go_durations_parse(text: str, expected: timedelta) -> None:
