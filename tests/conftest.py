@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ("envfixtures",)
+
 TIERS = ("unit", "integration", "e2e")
 TESTS_ROOT = Path(__file__).parent
 
