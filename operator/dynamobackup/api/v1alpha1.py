@@ -207,6 +207,18 @@ ConditionReason = Annotated[
 _TAG_KEY = TypeAdapter(TagKey)
 
 
+def _reject_duplicates(values: Any) -> Any:
+    """A set list (`x-kubernetes-list-type: set`) with a repeated item is rejected by the API
+    server; without this check a frozenset field would silently drop the repetition."""
+    if isinstance(values, list | tuple):
+        seen: list[Any] = []
+        for value in values:
+            if value in seen:
+                raise ValueError(f"duplicate value {value!r}")
+            seen.append(value)
+    return values
+
+
 class _SpecModel(BaseModel):
     """Desired state: immutable values, validated as strictly as the API server does."""
 
@@ -270,6 +282,11 @@ class Scope(_SpecModel):
             "Restore. Each adds the actions the permission profile lists for it."
         ),
     )
+
+    @field_validator("operations", mode="before")
+    @classmethod
+    def _no_duplicate_operations(cls, operations: Any) -> Any:
+        return _reject_duplicates(operations)
 
     @field_serializer("operations")
     def _sorted_operations(self, operations: frozenset[Operation]) -> list[str]:
@@ -359,6 +376,11 @@ class Permissions(_SpecModel):
             "role are removed; when false they are left alone and reported as excess."
         ),
     )
+
+    @field_validator("additional_actions", mode="before")
+    @classmethod
+    def _no_duplicate_actions(cls, actions: Any) -> Any:
+        return _reject_duplicates(actions)
 
     @field_serializer("additional_actions")
     def _sorted_actions(self, actions: frozenset[str]) -> list[str]:

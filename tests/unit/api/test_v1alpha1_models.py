@@ -182,6 +182,14 @@ def test_unknown_fields_are_ignored_like_the_api_server_prunes_them() -> None:
         ({"scope": {"operations": []}}, "spec.scope.operations: Frozenset should have at least 1"),
         ({"scope": {"operations": ["Backup"]}}, "spec.scope.operations.0: Input should be"),
         ({"scope": None}, "spec.scope: Field required"),
+        (
+            {"scope": {"operations": ["Restore", "Restore"]}},
+            "spec.scope.operations: duplicate value 'Restore'",
+        ),
+        (
+            {"permissions": {"additionalActions": ["kms:Decrypt", "kms:Decrypt"]}},
+            "spec.permissions.additionalActions: duplicate value 'kms:Decrypt'",
+        ),
         ({"mode": "DryRun"}, "spec.mode: Input should be 'Enforce' or 'Audit'"),
         ({"trust": {}}, "spec.trust: one of applianceRoleArn or applianceAccountId is required"),
         (
