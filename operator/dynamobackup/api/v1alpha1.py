@@ -647,6 +647,21 @@ class DynamoBackupRoleStatus(_StatusModel):
     managed_policy_arns: list[str] | None = Field(
         default=None, description="The managed policies the operator created for the role."
     )
+    foreign_policies: list[str] | None = Field(
+        default=None,
+        description=(
+            "Policies on the role that the operator did not put there: inline:<name> or a "
+            "managed policy ARN. Non-compliant, and removed by Enforce, when "
+            "permissions.exclusive is true."
+        ),
+    )
+    drifted_settings: list[str] | None = Field(
+        default=None,
+        description=(
+            "Role settings that differ from the spec: description, maxSessionDuration, "
+            "permissionsBoundaryArn, tags."
+        ),
+    )
     last_checked_time: datetime | None = Field(
         default=None, description="When the role was last compared with the spec."
     )
@@ -654,6 +669,10 @@ class DynamoBackupRoleStatus(_StatusModel):
         default=None, ge=0, description="The number of AWS API calls the last reconcile made."
     )
     mode: str | None = Field(default=None, description="The spec.mode last applied.")
+    last_changes: list[str] | None = Field(
+        default=None,
+        description="The changes the last reconcile made in AWS, one line each (empty: none).",
+    )
 
     @classmethod
     def parse(cls, obj_status: Mapping[str, Any] | None) -> DynamoBackupRoleStatus:

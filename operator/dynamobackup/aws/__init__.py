@@ -1,0 +1,1 @@
+"""boto3 glue: sessions per account, reading a role's whole state, applying a plan."""

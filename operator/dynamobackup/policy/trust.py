@@ -33,6 +33,7 @@ class FindingCode(StrEnum):
     ORPHANED_PRINCIPAL = "OrphanedPrincipal"
     PUBLIC_PRINCIPAL = "PublicPrincipal"
     EXCESS_PRINCIPAL = "ExcessPrincipal"
+    TRUST_POLICY_UNREADABLE = "TrustPolicyUnreadable"
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,12 @@ def analyze_trust(
     allows = [s for s in document.statement if s.effect == "Allow"]
     findings.extend(_other_principal_findings(allows, expected, partition, strict))
     return TrustReport(tuple(findings))
+
+
+def unreadable_trust(error: str) -> TrustReport:
+    """The report for a trust policy IAM returned but that is not valid policy JSON."""
+    message = f"the trust policy cannot be read: {error}"
+    return TrustReport((TrustFinding(FindingCode.TRUST_POLICY_UNREADABLE, message),))
 
 
 def _grants_assume_role(statement: Statement) -> bool:

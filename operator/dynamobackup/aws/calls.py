@@ -1,0 +1,84 @@
+"""Counting AWS API calls per reconcile and per operation, through botocore's event hooks.
+
+Counting at the client, not in our code, means nothing is missed: pagination, STS and retries
+all go through these hooks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any
+
+from dynamobackup import metrics
+
+THROTTLING_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "TooManyRequestsException",
+        "SlowDown",
+    }
+)
+
+
+@dataclass
+class CallLog:
+    """The calls of one reconcile: total, and mutating ones by operation name."""
+
+    calls: int = 0
+    by_operation: dict[str, int] = field(default_factory=dict)
+
+    def record(self, operation: str) -> None:
+        self.calls += 1
+        self.by_operation[operation] = self.by_operation.get(operation, 0) + 1
+
+
+_current: ContextVar[CallLog | None] = ContextVar("dynamobackup_call_log", default=None)
+
+
+@contextmanager
+def counting() -> Iterator[CallLog]:
+    """Counts every AWS call made in this context (thread or task) until the block ends."""
+    log = CallLog()
+    token = _current.set(log)
+    try:
+        yield log
+    finally:
+        _current.reset(token)
+
+
+def instrument(client: Any) -> Any:
+    """Registers the counting hooks on a boto3 client and returns it."""
+    service = client.meta.service_model.service_name
+    events = client.meta.events
+    events.register(f"before-call.{service}", _before_call)
+    events.register(f"after-call.{service}", _after_call)
+    events.register(f"needs-retry.{service}", _needs_retry)
+    return client
+
+
+def _before_call(model: Any, **_: Any) -> None:
+    log = _current.get()
+    if log is not None:
+        log.record(model.name)
+
+
+def _after_call(model: Any, parsed: Any, http_response: Any = None, **_: Any) -> None:
+    code = (parsed or {}).get("Error", {}).get("Code") if isinstance(parsed, dict) else None
+    outcome = code or (
+        "success" if http_response is None or http_response.status_code < 400 else "error"
+    )
+    metrics.AWS_CALLS.labels(model.service_model.service_name, model.name, outcome).inc()
+
+
+def _needs_retry(response: Any = None, operation: Any = None, **_: Any) -> None:
+    if not response or operation is None:
+        return
+    _, parsed = response
+    code = (parsed or {}).get("Error", {}).get("Code") if isinstance(parsed, dict) else None
+    if code in THROTTLING_CODES:
+        metrics.AWS_THROTTLED.labels(operation.service_model.service_name, operation.name).inc()

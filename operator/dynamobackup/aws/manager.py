@@ -1,0 +1,211 @@
+"""One reconcile or deletion of a DynamoBackupRole: observe, judge, plan, apply, observe again.
+
+This is the only place that sequences I/O; every decision is taken by the pure reconcile layer.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from dynamobackup import metrics
+from dynamobackup.api.v1alpha1 import DeletionPolicy, DynamoBackupRoleSpec, Mode
+from dynamobackup.aws.apply import ForeignPolicyError, PlanApplier
+from dynamobackup.aws.calls import counting
+from dynamobackup.aws.errors import describe_failure
+from dynamobackup.aws.observe import PolicyDocumentCache, observe_role
+from dynamobackup.aws.session import AccountAccessError, SessionProvider
+from dynamobackup.policy.catalog import ActionCatalog, default_catalog
+from dynamobackup.policy.document import PolicyDocument
+from dynamobackup.reconcile.compliance import assess
+from dynamobackup.reconcile.desired import DesiredRole, SpecError, desired_role
+from dynamobackup.reconcile.observed import ObservedDocument, ObservedRole
+from dynamobackup.reconcile.outcome import Failure, Outcome
+from dynamobackup.reconcile.ownership import Owner, Ownership
+from dynamobackup.reconcile.plan import Change, blocker, plan_changes, plan_deletion
+
+logger = logging.getLogger(__name__)
+EMPTY_DOCUMENT = PolicyDocument(version="2012-10-17", statement=())
+
+
+class _Stop(Exception):
+    """Ends a reconcile early with a Failure (the outcome still carries what was learned)."""
+
+    def __init__(self, failure: Failure) -> None:
+        super().__init__(failure.message)
+        self.failure = failure
+
+
+@dataclass
+class _Run:
+    """What one reconcile learned so far; turned into an Outcome however it ends."""
+
+    desired: DesiredRole | None = None
+    role: ObservedRole | None = None
+    applied: list[Change] = field(default_factory=list)
+    pending: list[Change] = field(default_factory=list)
+
+
+class RoleManager:
+    def __init__(
+        self,
+        sessions: SessionProvider,
+        cache: PolicyDocumentCache | None = None,
+        catalog: ActionCatalog | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.sessions = sessions
+        self.cache = cache or PolicyDocumentCache()
+        self.catalog = catalog or default_catalog()
+        self.clock = clock
+
+    def reconcile(self, spec: DynamoBackupRoleSpec, owner: Owner) -> Outcome:
+        """Bring the role to the spec (Enforce) or only report how it differs (Audit)."""
+        run, started = _Run(), self.clock()
+        with counting() as log:
+            failure = self._guard(
+                lambda: self._reconcile(run, spec, owner), spec, "reconciling the role"
+            )
+        return self._outcome(run, started, failure, log.calls, judge=True)
+
+    def delete(self, spec: DynamoBackupRoleSpec, owner: Owner) -> Outcome:
+        """Honour deletionPolicy; only a role this resource owns is ever deleted."""
+        run, started = _Run(), self.clock()
+        with counting() as log:
+            failure = self._guard(lambda: self._delete(run, spec, owner), spec, "deleting the role")
+        return self._outcome(run, started, failure, log.calls, judge=False)
+
+    def _reconcile(self, run: _Run, spec: DynamoBackupRoleSpec, owner: Owner) -> Failure | None:
+        run.desired = self._desired(spec, owner)
+        iam = self._iam(spec)
+        run.role = observe_role(iam, run.desired.name, self.cache)
+        if spec.mode is Mode.AUDIT:
+            return self._audit(run)
+        self._enforce(run, iam)
+        return None
+
+    def _delete(self, run: _Run, spec: DynamoBackupRoleSpec, owner: Owner) -> Failure | None:
+        if spec.deletion_policy is DeletionPolicy.RETAIN or spec.mode is Mode.AUDIT:
+            return None
+        run.desired = self._desired(spec, owner)
+        iam = self._iam(spec)
+        role = observe_role(iam, run.desired.name, self.cache)
+        if role is None:
+            return None
+        if owner.ownership_of(role.tags) is not Ownership.OURS:
+            return Failure(
+                "RoleNotOwned", f"role {role.name} is not owned by {owner}; left in place"
+            )
+        role = self._with_instance_profiles(iam, role)
+        if role.instance_profiles:
+            names = ", ".join(role.instance_profiles)
+            return Failure(
+                "RoleInUse", f"role {role.name} is in instance profiles {names}; not deleted"
+            )
+        self._apply(run, iam, plan_deletion(run.desired, role).changes)
+        return None
+
+    def _guard(
+        self, steps: Callable[[], Failure | None], spec: DynamoBackupRoleSpec, doing: str
+    ) -> Failure | None:
+        """Runs the steps; an AWS error or a _Stop becomes the Failure, never an exception."""
+        try:
+            return steps()
+        except _Stop as stop:
+            return stop.failure
+        except (ClientError, BotoCoreError) as error:
+            return describe_failure(error, spec.account.id, doing)
+
+    # -- steps ---------------------------------------------------------------------------------
+
+    def _desired(self, spec: DynamoBackupRoleSpec, owner: Owner) -> DesiredRole:
+        try:
+            return desired_role(spec, owner, self.catalog)
+        except SpecError as error:
+            raise _Stop(Failure(error.reason, str(error))) from None
+
+    def _iam(self, spec: DynamoBackupRoleSpec) -> Any:
+        try:
+            return self.sessions.iam_for(spec.account)
+        except AccountAccessError as error:
+            raise _Stop(error.failure) from None
+
+    def _audit(self, run: _Run) -> Failure | None:
+        if run.role is None:
+            assert run.desired is not None
+            return Failure(
+                "RoleNotFound",
+                f"Audit mode: role {run.desired.name} does not exist in account {run.desired.account_id}",
+            )
+        return None
+
+    def _enforce(self, run: _Run, iam: Any) -> None:
+        desired = run.desired
+        assert desired is not None
+        blocked = blocker(desired, run.role)
+        if blocked is not None:
+            raise _Stop(Failure(blocked.reason, blocked.message))
+        changes = plan_changes(desired, run.role).changes
+        if changes:
+            self._apply(run, iam, changes)
+            # Read back what IAM now holds, so the verdict is about AWS, not about our intentions.
+            run.role = observe_role(iam, desired.name, self.cache)
+
+    def _apply(self, run: _Run, iam: Any, changes: tuple[Change, ...]) -> None:
+        assert run.desired is not None
+        applier = PlanApplier(iam, run.desired.owner, self.cache)
+        run.pending = list(changes)
+        while run.pending:
+            change = run.pending[0]
+            try:
+                applier.apply(change)
+            except ForeignPolicyError as error:
+                raise _Stop(Failure("PolicyNameTaken", str(error))) from None
+            run.applied.append(run.pending.pop(0))
+            metrics.AWS_CHANGES.labels(change.operation).inc()
+            logger.info("%s", change.summary)
+
+    def _with_instance_profiles(self, iam: Any, role: ObservedRole) -> ObservedRole:
+        response = iam.list_instance_profiles_for_role(RoleName=role.name)
+        names = tuple(profile["InstanceProfileName"] for profile in response["InstanceProfiles"])
+        return replace(role, instance_profiles=names)
+
+    def _outcome(
+        self, run: _Run, started: datetime, failure: Failure | None, calls: int, *, judge: bool
+    ) -> Outcome:
+        report = None
+        if judge and run.desired is not None:
+            report = assess(run.desired, run.role or _absent_role(run.desired), self.catalog)
+        return Outcome(
+            checked_at=started,
+            desired=run.desired,
+            role=run.role,
+            report=report,
+            applied=tuple(run.applied),
+            pending=tuple(run.pending),
+            failure=failure,
+            aws_calls=calls,
+        )
+
+
+def _absent_role(desired: DesiredRole) -> ObservedRole:
+    """A role with nothing in it, so a missing role is reported as every action missing."""
+    return ObservedRole(
+        arn=desired.arn,
+        role_id="",
+        name=desired.name,
+        path=desired.path,
+        # Settings as desired: for a role that does not exist, only policies are worth listing.
+        description=desired.settings.description,
+        max_session_duration=desired.settings.max_session_duration,
+        permissions_boundary_arn=desired.settings.permissions_boundary_arn,
+        tags=desired.settings.tags,
+        trust=ObservedDocument(EMPTY_DOCUMENT),
+        inline_policies={},
+        attached_policies=(),
+    )

@@ -1,0 +1,122 @@
+"""Read a role's whole state from IAM in as few calls as possible.
+
+Steady state for an inline-delivered role is four calls: GetRole (role, trust, tags, boundary
+ARN), ListRolePolicies, GetRolePolicy and ListAttachedRolePolicies. Managed policy documents are
+cached by ARN and version ID, so only GetPolicy (for the default version) is repeated.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from dynamobackup.aws.errors import error_code
+from dynamobackup.policy.document import PolicyDocumentError, parse_document
+from dynamobackup.reconcile.observed import ObservedDocument, ObservedManagedPolicy, ObservedRole
+
+
+class PolicyDocumentCache:
+    """Managed policy documents by (ARN, version ID): a version's document never changes."""
+
+    def __init__(self, size: int = 2048) -> None:
+        self._entries: OrderedDict[tuple[str, str], ObservedDocument] = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    def get(self, arn: str, version: str) -> ObservedDocument | None:
+        with self._lock:
+            document = self._entries.get((arn, version))
+            if document is not None:
+                self._entries.move_to_end((arn, version))
+            return document
+
+    def put(self, arn: str, version: str, document: ObservedDocument) -> None:
+        with self._lock:
+            self._entries[(arn, version)] = document
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+
+
+def read_document(raw: str | Mapping[str, Any] | None, source: str) -> ObservedDocument:
+    """boto3 decodes IAM's URL-encoded JSON into a dict, but hands back the raw string if it cannot."""
+    if raw is None:
+        return ObservedDocument(None, f"{source}: IAM returned no document")
+    try:
+        return ObservedDocument(parse_document(raw, source=source))
+    except PolicyDocumentError as error:
+        return ObservedDocument(None, str(error))
+
+
+def observe_role(iam: Any, name: str, cache: PolicyDocumentCache) -> ObservedRole | None:
+    """The role named `name` with everything that decides its permissions, or None if absent."""
+    try:
+        role = iam.get_role(RoleName=name)["Role"]
+    except ClientError as error:
+        if error_code(error) == "NoSuchEntity":
+            return None
+        raise
+    boundary_arn = role.get("PermissionsBoundary", {}).get("PermissionsBoundaryArn")
+    return ObservedRole(
+        arn=role["Arn"],
+        role_id=role["RoleId"],
+        name=role["RoleName"],
+        path=role.get("Path", "/"),
+        description=role.get("Description", ""),
+        max_session_duration=int(role.get("MaxSessionDuration", 3600)),
+        permissions_boundary_arn=boundary_arn,
+        tags={tag["Key"]: tag["Value"] for tag in role.get("Tags", [])},
+        trust=read_document(role.get("AssumeRolePolicyDocument"), "trust policy"),
+        inline_policies=_inline_policies(iam, name),
+        attached_policies=tuple(
+            observe_managed_policy(iam, arn, cache) for arn in _attached_policy_arns(iam, name)
+        ),
+        boundary=observe_managed_policy(iam, boundary_arn, cache) if boundary_arn else None,
+    )
+
+
+def _inline_policies(iam: Any, role: str) -> dict[str, ObservedDocument]:
+    names = [
+        n
+        for page in iam.get_paginator("list_role_policies").paginate(RoleName=role)
+        for n in page["PolicyNames"]
+    ]
+    policies = {}
+    for policy_name in names:
+        response = iam.get_role_policy(RoleName=role, PolicyName=policy_name)
+        policies[policy_name] = read_document(
+            response.get("PolicyDocument"), f"inline policy {policy_name}"
+        )
+    return policies
+
+
+def _attached_policy_arns(iam: Any, role: str) -> list[str]:
+    paginator = iam.get_paginator("list_attached_role_policies")
+    return [
+        p["PolicyArn"]
+        for page in paginator.paginate(RoleName=role)
+        for p in page["AttachedPolicies"]
+    ]
+
+
+def observe_managed_policy(iam: Any, arn: str, cache: PolicyDocumentCache) -> ObservedManagedPolicy:
+    policy = iam.get_policy(PolicyArn=arn)["Policy"]
+    version = policy["DefaultVersionId"]
+    document = cache.get(arn, version)
+    if document is None:
+        raw = iam.get_policy_version(PolicyArn=arn, VersionId=version)["PolicyVersion"].get(
+            "Document"
+        )
+        document = read_document(raw, f"managed policy {arn}")
+        cache.put(arn, version, document)
+    return ObservedManagedPolicy(
+        arn=arn,
+        name=policy["PolicyName"],
+        path=policy.get("Path", "/"),
+        default_version_id=version,
+        document=document,
+        tags={tag["Key"]: tag["Value"] for tag in policy.get("Tags", [])},
+    )

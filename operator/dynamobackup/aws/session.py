@@ -1,0 +1,145 @@
+"""IAM clients per AWS account: the operator's own credentials, or a role assumed in the account.
+
+Assumed-role credentials are cached until shortly before they expire, so a drift check costs no
+STS call. Credentials are never logged or stored anywhere but in memory.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from dynamobackup.api.v1alpha1 import AwsAccount
+from dynamobackup.aws.calls import instrument
+from dynamobackup.reconcile.outcome import Failure
+
+SESSION_NAME = "dynamobackup-operator"
+REFRESH_BEFORE_EXPIRY = timedelta(minutes=5)
+DEFAULT_REGIONS = {"aws": "us-east-1", "aws-cn": "cn-north-1", "aws-us-gov": "us-gov-west-1"}
+
+
+class AccountAccessError(Exception):
+    """The operator cannot act in the account; carries the Failure to report."""
+
+    def __init__(self, failure: Failure) -> None:
+        super().__init__(failure.message)
+        self.failure = failure
+
+
+@dataclass(frozen=True)
+class AwsSettings:
+    endpoint_url: str | None = None
+    region: str | None = None
+    max_attempts: int = 8
+
+    def client_config(self) -> Config:
+        # Adaptive mode adds client-side rate limiting to backoff: IAM's rate limits are low.
+        return Config(
+            retries={"mode": "adaptive", "max_attempts": self.max_attempts},
+            user_agent_extra="dynamobackup-operator",
+        )
+
+    def region_for(self, partition: str) -> str:
+        return self.region or DEFAULT_REGIONS.get(partition, "us-east-1")
+
+
+@dataclass
+class _CachedClient:
+    client: Any
+    expires: datetime | None
+
+
+class SessionProvider:
+    """Hands out instrumented IAM clients per account; safe to use from many threads."""
+
+    def __init__(self, settings: AwsSettings, base_session: boto3.Session | None = None) -> None:
+        self.settings = settings
+        self._base = base_session or boto3.Session()
+        self._lock = threading.Lock()
+        self._clients: dict[tuple[str, ...], _CachedClient] = {}
+        self._own_account: str | None = None
+
+    def iam_for(self, account: AwsAccount) -> Any:
+        """An IAM client acting in `account`; raises AccountAccessError when that is impossible."""
+        if account.assume_role_arn:
+            return self._assumed_client(account)
+        own = self.own_account_id(str(account.partition))
+        if own != account.id:
+            raise AccountAccessError(
+                Failure(
+                    "AccountMismatch",
+                    f"the operator's credentials belong to account {own}, not {account.id}; "
+                    "set spec.account.assumeRoleArn to a role in that account",
+                )
+            )
+        return self._client(("own", "iam", str(account.partition)), str(account.partition))
+
+    def own_account_id(self, partition: str = "aws") -> str:
+        if self._own_account is None:
+            sts = self._client(("own", "sts", partition), partition)
+            self._own_account = str(sts.get_caller_identity()["Account"])
+        return self._own_account
+
+    def _assumed_client(self, account: AwsAccount) -> Any:
+        arn = account.assume_role_arn
+        assert arn is not None
+        arn_account = arn.split(":")[4]
+        if arn_account != account.id:
+            raise AccountAccessError(
+                Failure(
+                    "AssumeRoleAccountMismatch",
+                    f"assumeRoleArn {arn} is in account {arn_account}, not in {account.id}",
+                )
+            )
+        key = ("assumed", arn, account.external_id or "", str(account.partition))
+        with self._lock:
+            cached = self._clients.get(key)
+            if (
+                cached
+                and cached.expires
+                and cached.expires - REFRESH_BEFORE_EXPIRY > datetime.now(UTC)
+            ):
+                return cached.client
+        credentials = self._assume(arn, account.external_id, str(account.partition))
+        session = boto3.Session(
+            aws_access_key_id=credentials["AccessKeyId"],
+            aws_secret_access_key=credentials["SecretAccessKey"],
+            aws_session_token=credentials["SessionToken"],
+        )
+        client = self._new_client(session, "iam", str(account.partition))
+        with self._lock:
+            self._clients[key] = _CachedClient(client, credentials["Expiration"])
+        return client
+
+    def _assume(self, arn: str, external_id: str | None, partition: str) -> dict[str, Any]:
+        sts = self._client(("own", "sts", partition), partition)
+        arguments: dict[str, Any] = {"RoleArn": arn, "RoleSessionName": SESSION_NAME}
+        if external_id:
+            arguments["ExternalId"] = external_id
+        response = sts.assume_role(**arguments)
+        credentials: dict[str, Any] = response["Credentials"]
+        return credentials
+
+    def _client(self, key: tuple[str, str, str], partition: str) -> Any:
+        with self._lock:
+            cached = self._clients.get(key)
+            if cached is None:
+                cached = _CachedClient(self._new_client(self._base, key[1], partition), None)
+                self._clients[key] = cached
+            return cached.client
+
+    def _new_client(self, session: boto3.Session, service: str, partition: str) -> Any:
+        # The service is a runtime string; boto3-stubs only types literal service names.
+        factory: Any = session.client
+        client = factory(
+            service,
+            region_name=self.settings.region_for(partition),
+            endpoint_url=self.settings.endpoint_url,
+            config=self.settings.client_config(),
+        )
+        return instrument(client)

@@ -1,0 +1,163 @@
+"""The role a DynamoBackupRole asks for: names, settings, trust and permission documents."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from dynamobackup.api.v1alpha1 import Delivery, DynamoBackupRoleSpec, Mode
+from dynamobackup.policy.catalog import ActionCatalog, default_catalog
+from dynamobackup.policy.document import PolicyDocument
+from dynamobackup.policy.least_privilege import (
+    MANAGED_POLICY_MAX_CHARS,
+    ROLE_INLINE_POLICIES_MAX_CHARS,
+    permission_documents,
+    policy_size,
+    trust_document,
+)
+from dynamobackup.policy.profiles import Profile, UnknownProfileError, load_profile
+from dynamobackup.policy.trust import Appliance
+from dynamobackup.reconcile.ownership import Owner
+
+INLINE_POLICY_NAME = "dynamobackup-permissions"
+MANAGED_POLICY_PATH = "/dynamobackup/"
+
+
+class SpecError(ValueError):
+    """The spec passed the API server's schema but cannot be satisfied; `reason` is CamelCase."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class RoleSettings:
+    """The role's own attributes, besides its policies."""
+
+    description: str
+    max_session_duration: int
+    permissions_boundary_arn: str | None
+    tags: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class DesiredRole:
+    owner: Owner
+    account_id: str
+    partition: str
+    name: str
+    path: str
+    mode: Mode
+    adopt_existing: bool
+    exclusive: bool
+    delivery: Delivery
+    settings: RoleSettings
+    appliance: Appliance
+    external_id: str | None
+    trust: PolicyDocument
+    profile: Profile
+    operations: tuple[str, ...]
+    required_actions: tuple[str, ...]
+    permissions: tuple[PolicyDocument, ...]
+
+    @property
+    def arn(self) -> str:
+        return f"arn:{self.partition}:iam::{self.account_id}:role{self.path}{self.name}"
+
+    def managed_policy_name(self, index: int) -> str:
+        return f"{self.name}-dynamobackup-{index}"
+
+    def managed_policy_arn(self, index: int) -> str:
+        name = self.managed_policy_name(index)
+        return f"arn:{self.partition}:iam::{self.account_id}:policy{MANAGED_POLICY_PATH}{name}"
+
+
+def desired_role(
+    spec: DynamoBackupRoleSpec, owner: Owner, catalog: ActionCatalog | None = None
+) -> DesiredRole:
+    """Everything the spec implies; raises SpecError for what the schema cannot check."""
+    profile = _profile(spec.permissions.profile_version)
+    operations = tuple(sorted(str(operation) for operation in spec.scope.operations))
+    additional = _additional_actions(
+        spec.permissions.additional_actions, catalog or default_catalog()
+    )
+    required = _union(profile.required_actions(operations), additional)
+    appliance = _appliance(spec)
+    return DesiredRole(
+        owner=owner,
+        account_id=spec.account.id,
+        partition=str(spec.account.partition),
+        name=spec.role_name,
+        path=spec.role_path,
+        mode=spec.mode,
+        adopt_existing=spec.adopt_existing,
+        exclusive=spec.permissions.exclusive,
+        delivery=spec.permissions.delivery,
+        settings=RoleSettings(
+            description=spec.description or _default_description(operations, profile),
+            max_session_duration=spec.max_session_duration,
+            permissions_boundary_arn=spec.permissions_boundary_arn,
+            tags={**spec.tags, **owner.tags()},
+        ),
+        appliance=appliance,
+        external_id=spec.trust.external_id,
+        trust=trust_document(
+            appliance, external_id=spec.trust.external_id, services=profile.trusted_services
+        ),
+        profile=profile,
+        operations=operations,
+        required_actions=required,
+        permissions=_permission_documents(required, profile.resource, spec.permissions.delivery),
+    )
+
+
+def _profile(version: str | None) -> Profile:
+    try:
+        return load_profile(version)
+    except UnknownProfileError as error:
+        raise SpecError("UnknownProfileVersion", str(error)) from None
+
+
+def _additional_actions(actions: frozenset[str], catalog: ActionCatalog) -> tuple[str, ...]:
+    unknown = sorted(action for action in actions if not any(catalog.expand(action)))
+    if unknown:
+        raise SpecError(
+            "UnknownAction",
+            f"permissions.additionalActions: {', '.join(unknown)} match no action in the AWS "
+            "action catalog",
+        )
+    return tuple(sorted(actions, key=str.lower))
+
+
+def _union(profile_actions: tuple[str, ...], additional: tuple[str, ...]) -> tuple[str, ...]:
+    by_lower = {action.lower(): action for action in (*profile_actions, *additional)}
+    return tuple(sorted(by_lower.values(), key=str.lower))
+
+
+def _appliance(spec: DynamoBackupRoleSpec) -> Appliance:
+    trust = spec.trust
+    value = trust.appliance_role_arn or trust.appliance_account_id
+    assert value is not None  # the schema and the model both require exactly one
+    return Appliance.parse(value, partition=str(spec.account.partition))
+
+
+def _default_description(operations: tuple[str, ...], profile: Profile) -> str:
+    return f"Veeam Backup for AWS {profile.version} DynamoDB role ({', '.join(operations)})"
+
+
+def _permission_documents(
+    actions: tuple[str, ...], resource: str, delivery: Delivery
+) -> tuple[PolicyDocument, ...]:
+    if delivery is Delivery.MANAGED:
+        return tuple(
+            permission_documents(actions, resource=resource, max_chars=MANAGED_POLICY_MAX_CHARS)
+        )
+    (document,) = permission_documents(actions, resource=resource, max_chars=10**9)
+    if policy_size(document) > ROLE_INLINE_POLICIES_MAX_CHARS:
+        raise SpecError(
+            "PolicyTooLarge",
+            f"the permissions need {policy_size(document)} characters, more than the "
+            f"{ROLE_INLINE_POLICIES_MAX_CHARS} IAM allows inline; use permissions.delivery: Managed",
+        )
+    return (document,)

@@ -1,0 +1,51 @@
+"""What AWS says a role looks like, as plain values the pure layers can judge.
+
+The aws layer fills these in; documents that IAM returned but that do not parse are kept as
+errors instead of crashing, because a hand-edited policy must still be reported, not fatal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from dynamobackup.policy.document import PolicyDocument
+
+
+@dataclass(frozen=True)
+class ObservedDocument:
+    """A policy document as IAM returned it: parsed, or the reason it could not be parsed."""
+
+    document: PolicyDocument | None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class ObservedManagedPolicy:
+    arn: str
+    name: str
+    path: str
+    default_version_id: str
+    document: ObservedDocument
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def aws_managed(self) -> bool:
+        return ":iam::aws:policy/" in self.arn
+
+
+@dataclass(frozen=True)
+class ObservedRole:
+    arn: str
+    role_id: str
+    name: str
+    path: str
+    description: str
+    max_session_duration: int
+    permissions_boundary_arn: str | None
+    tags: Mapping[str, str]
+    trust: ObservedDocument
+    inline_policies: Mapping[str, ObservedDocument]
+    attached_policies: tuple[ObservedManagedPolicy, ...]
+    boundary: ObservedManagedPolicy | None = None
+    instance_profiles: tuple[str, ...] = ()
