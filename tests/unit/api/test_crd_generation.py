@@ -227,6 +227,9 @@ STATUS_FIELDS = {
     "lastCheckedTime",
     "awsCalls",
     "mode",
+    "foreignPolicies",
+    "driftedSettings",
+    "lastChanges",
 }
 
 
