@@ -25,16 +25,39 @@ THROTTLING_CODES = frozenset(
 )
 
 
+MUTATING_PREFIXES = (
+    "Create",
+    "Put",
+    "Update",
+    "Delete",
+    "Attach",
+    "Detach",
+    "Tag",
+    "Untag",
+    "Remove",
+    "Add",
+    "Set",
+)
+
+
 @dataclass
 class CallLog:
-    """The calls of one reconcile: total, and mutating ones by operation name."""
+    """The calls made inside a `counting()` block (nested blocks also count in the outer ones)."""
 
     calls: int = 0
     by_operation: dict[str, int] = field(default_factory=dict)
+    parent: CallLog | None = None
 
     def record(self, operation: str) -> None:
         self.calls += 1
         self.by_operation[operation] = self.by_operation.get(operation, 0) + 1
+        if self.parent is not None:
+            self.parent.record(operation)
+
+    @property
+    def mutating(self) -> dict[str, int]:
+        """Calls that change AWS state, by operation name (IAM and STS name them by verb)."""
+        return {op: n for op, n in self.by_operation.items() if op.startswith(MUTATING_PREFIXES)}
 
 
 _current: ContextVar[CallLog | None] = ContextVar("dynamobackup_call_log", default=None)
@@ -43,7 +66,7 @@ _current: ContextVar[CallLog | None] = ContextVar("dynamobackup_call_log", defau
 @contextmanager
 def counting() -> Iterator[CallLog]:
     """Counts every AWS call made in this context (thread or task) until the block ends."""
-    log = CallLog()
+    log = CallLog(parent=_current.get())
     token = _current.set(log)
     try:
         yield log

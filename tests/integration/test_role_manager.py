@@ -1,0 +1,254 @@
+"""The aws layer against moto over HTTP: observe, apply and judge real IAM state."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import boto3
+import pytest
+
+from dynamobackup.api.v1alpha1 import DynamoBackupRoleSpec
+from dynamobackup.aws.calls import counting
+from dynamobackup.aws.manager import RoleManager
+from dynamobackup.aws.session import AwsSettings, SessionProvider
+from dynamobackup.devenv.moto_server import AwsHelper
+from dynamobackup.policy.document import parse_document
+from dynamobackup.policy.normalize import same_meaning
+from dynamobackup.reconcile.desired import INLINE_POLICY_NAME
+from dynamobackup.reconcile.ownership import Owner
+
+ACCOUNT = "123456789012"
+APPLIANCE = "arn:aws:iam::111111111111:role/VeeamImpersonation"
+OWNER = Owner("team-a", "backup-role")
+
+
+def make_spec(**overrides: Any) -> DynamoBackupRoleSpec:
+    spec: dict[str, Any] = {
+        "account": {"id": ACCOUNT},
+        "roleName": "veeam-dynamodb-backup",
+        "scope": {"operations": ["BackupPolicy"]},
+        "trust": {"applianceRoleArn": APPLIANCE, "externalId": "ext-123"},
+    }
+    spec.update(overrides)
+    return DynamoBackupRoleSpec.parse(spec)
+
+
+@pytest.fixture
+def manager(aws: AwsHelper) -> RoleManager:
+    session = aws.session()
+    return RoleManager(SessionProvider(AwsSettings(endpoint_url=aws.endpoint_url), session))
+
+
+@pytest.fixture
+def iam(aws: AwsHelper) -> Any:
+    return aws.client("iam")
+
+
+def inline_document(iam: Any, role: str = "veeam-dynamodb-backup") -> Any:
+    return parse_document(
+        iam.get_role_policy(RoleName=role, PolicyName=INLINE_POLICY_NAME)["PolicyDocument"]
+    )
+
+
+def test_enforce_creates_a_compliant_role_then_changes_nothing(
+    manager: RoleManager, iam: Any
+) -> None:
+    spec = make_spec()
+    first = manager.reconcile(spec, OWNER)
+    assert first.failure is None and first.ready, first.failure
+    assert [c.operation for c in first.applied] == ["CreateRole", "PutRolePolicy"]
+    role = iam.get_role(RoleName="veeam-dynamodb-backup")["Role"]
+    assert first.desired is not None
+    assert same_meaning(parse_document(role["AssumeRolePolicyDocument"]), first.desired.trust)
+    assert {t["Key"]: t["Value"] for t in role["Tags"]}["dynamobackup.io/namespace"] == "team-a"
+    assert same_meaning(inline_document(iam), first.desired.permissions[0])
+
+    with counting() as log:
+        second = manager.reconcile(spec, OWNER)
+    assert second.ready and second.applied == ()
+    assert log.mutating == {}
+    # GetRole, ListRolePolicies, GetRolePolicy, ListAttachedRolePolicies; STS identity is cached.
+    assert second.aws_calls == 4, log.by_operation
+
+
+def test_audit_never_writes_and_reports_drift(manager: RoleManager, iam: Any) -> None:
+    manager.reconcile(make_spec(), OWNER)
+    document = inline_document(iam).to_iam()
+    document["Statement"][0]["Action"].remove("sqs:ReceiveMessage")
+    iam.put_role_policy(
+        RoleName="veeam-dynamodb-backup",
+        PolicyName=INLINE_POLICY_NAME,
+        PolicyDocument=json.dumps(document),
+    )
+    with counting() as log:
+        outcome = manager.reconcile(make_spec(mode="Audit"), OWNER)
+    assert log.mutating == {}
+    assert outcome.report is not None and outcome.report.permissions.missing == (
+        "sqs:ReceiveMessage",
+    )
+    assert not outcome.ready and outcome.failure is None
+
+
+def test_enforce_repairs_drift(manager: RoleManager, iam: Any) -> None:
+    manager.reconcile(make_spec(), OWNER)
+    trust = json.loads(
+        json.dumps(
+            iam.get_role(RoleName="veeam-dynamodb-backup")["Role"]["AssumeRolePolicyDocument"]
+        )
+    )
+    trust["Statement"].append(
+        {
+            "Effect": "Allow",
+            "Principal": {"AWS": "arn:aws:iam::999999999999:root"},
+            "Action": "sts:AssumeRole",
+        }
+    )
+    iam.update_assume_role_policy(
+        RoleName="veeam-dynamodb-backup", PolicyDocument=json.dumps(trust)
+    )
+    iam.delete_role_policy(RoleName="veeam-dynamodb-backup", PolicyName=INLINE_POLICY_NAME)
+    outcome = manager.reconcile(make_spec(), OWNER)
+    assert [c.operation for c in outcome.applied] == ["UpdateAssumeRolePolicy", "PutRolePolicy"]
+    assert outcome.ready
+    assert "999999999999" not in json.dumps(
+        iam.get_role(RoleName="veeam-dynamodb-backup")["Role"]["AssumeRolePolicyDocument"]
+    )
+
+
+def test_managed_delivery_and_migration_back_and_forth(manager: RoleManager, iam: Any) -> None:
+    managed = make_spec(permissions={"delivery": "Managed"})
+    created = manager.reconcile(managed, OWNER)
+    assert created.ready, created.failure
+    attached = iam.list_attached_role_policies(RoleName="veeam-dynamodb-backup")["AttachedPolicies"]
+    assert [p["PolicyName"] for p in attached] == ["veeam-dynamodb-backup-dynamobackup-1"]
+    assert iam.list_role_policies(RoleName="veeam-dynamodb-backup")["PolicyNames"] == []
+
+    wider = make_spec(
+        permissions={"delivery": "Managed"}, scope={"operations": ["BackupPolicy", "Restore"]}
+    )
+    updated = manager.reconcile(wider, OWNER)
+    assert "CreatePolicyVersion" in [c.operation for c in updated.applied] and updated.ready
+    versions = iam.list_policy_versions(PolicyArn=attached[0]["PolicyArn"])["Versions"]
+    assert len(versions) == 1 and versions[0]["IsDefaultVersion"]  # old versions pruned
+
+    back = manager.reconcile(make_spec(), OWNER)
+    assert [c.operation for c in back.applied] == [
+        "UpdateRole",
+        "PutRolePolicy",
+        "DetachRolePolicy",
+        "DeletePolicy",
+    ]
+    assert back.ready
+    assert (
+        iam.list_attached_role_policies(RoleName="veeam-dynamodb-backup")["AttachedPolicies"] == []
+    )
+    assert iam.list_policies(Scope="Local")["Policies"] == []
+
+
+def test_unowned_role_is_refused_unless_adopted(manager: RoleManager, iam: Any) -> None:
+    iam.create_role(
+        RoleName="veeam-dynamodb-backup",
+        AssumeRolePolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": "backup.amazonaws.com"},
+                        "Action": "sts:AssumeRole",
+                    }
+                ],
+            }
+        ),
+    )
+    with counting() as log:
+        refused = manager.reconcile(make_spec(), OWNER)
+    assert refused.failure is not None and refused.failure.reason == "RoleNotOwned"
+    assert "adoptExisting" in refused.failure.message
+    assert log.mutating == {}
+    assert refused.report is not None and len(refused.report.permissions.missing) == 49
+
+    adopted = manager.reconcile(make_spec(adoptExisting=True), OWNER)
+    assert adopted.ready, adopted.failure
+    tags = {
+        t["Key"]: t["Value"] for t in iam.get_role(RoleName="veeam-dynamodb-backup")["Role"]["Tags"]
+    }
+    assert tags["dynamobackup.io/name"] == "backup-role"
+
+
+def test_role_of_another_resource_and_path_conflict(manager: RoleManager) -> None:
+    manager.reconcile(make_spec(), Owner("team-b", "other"))
+    taken = manager.reconcile(make_spec(adoptExisting=True), OWNER)
+    assert taken.failure is not None and taken.failure.reason == "RoleOwnedByAnotherResource"
+    moved = manager.reconcile(make_spec(rolePath="/veeam/"), Owner("team-b", "other"))
+    assert moved.failure is not None and moved.failure.reason == "RolePathConflict"
+
+
+def test_own_credentials_must_belong_to_the_account(manager: RoleManager) -> None:
+    outcome = manager.reconcile(make_spec(account={"id": "222222222222"}), OWNER)
+    assert outcome.failure is not None and outcome.failure.reason == "AccountMismatch"
+    assert ACCOUNT in outcome.failure.message
+
+
+def test_cross_account_with_external_id(manager: RoleManager, aws: AwsHelper) -> None:
+    target = "222222222222"
+    arn = aws.create_cross_account_role(target, "dynamobackup-operator", external_id="op-ext")
+    spec = make_spec(account={"id": target, "assumeRoleArn": arn, "externalId": "op-ext"})
+    outcome = manager.reconcile(spec, OWNER)
+    assert outcome.ready, outcome.failure
+    assert outcome.role is not None and outcome.role.arn.startswith(f"arn:aws:iam::{target}:role/")
+    names = [r["RoleName"] for r in aws.client("iam", account=target).list_roles()["Roles"]]
+    assert "veeam-dynamodb-backup" in names
+    assert "veeam-dynamodb-backup" not in [
+        r["RoleName"] for r in aws.client("iam").list_roles()["Roles"]
+    ]
+    with counting() as log:
+        manager.reconcile(spec, OWNER)
+    assert (
+        "AssumeRole" not in log.by_operation
+    )  # credentials are cached until shortly before expiry
+
+
+def test_assume_role_arn_in_another_account_is_refused(manager: RoleManager) -> None:
+    spec = make_spec(
+        account={"id": "222222222222", "assumeRoleArn": "arn:aws:iam::333333333333:role/x"}
+    )
+    outcome = manager.reconcile(spec, OWNER)
+    assert outcome.failure is not None and outcome.failure.reason == "AssumeRoleAccountMismatch"
+
+
+def test_delete_honours_policy_and_ownership(manager: RoleManager, iam: Any) -> None:
+    manager.reconcile(make_spec(permissions={"delivery": "Managed"}), OWNER)
+    retained = manager.delete(make_spec(permissions={"delivery": "Managed"}), OWNER)
+    assert retained.failure is None and retained.aws_calls == 0
+    assert iam.get_role(RoleName="veeam-dynamodb-backup")
+
+    not_ours = manager.delete(make_spec(deletionPolicy="Delete"), Owner("team-b", "other"))
+    assert not_ours.failure is not None and not_ours.failure.reason == "RoleNotOwned"
+    assert iam.get_role(RoleName="veeam-dynamodb-backup")
+
+    deleted = manager.delete(
+        make_spec(deletionPolicy="Delete", permissions={"delivery": "Managed"}), OWNER
+    )
+    assert deleted.failure is None
+    assert [c.operation for c in deleted.applied] == [
+        "DetachRolePolicy",
+        "DeletePolicy",
+        "DeleteRole",
+    ]
+    assert iam.list_roles()["Roles"] == [] and iam.list_policies(Scope="Local")["Policies"] == []
+
+
+def test_access_denied_is_a_failure_not_an_exception(aws: AwsHelper) -> None:
+    # Credentials moto does not know are still signed; an endpoint that refuses them stands in
+    # for an account where the operator lacks permissions.
+    broken = boto3.Session(
+        aws_access_key_id="x", aws_secret_access_key="y", region_name="us-east-1"
+    )
+    manager = RoleManager(
+        SessionProvider(AwsSettings(endpoint_url="http://127.0.0.1:9", max_attempts=1), broken)
+    )
+    outcome = manager.reconcile(make_spec(), OWNER)
+    assert outcome.failure is not None and outcome.failure.reason == "AwsUnreachable"
+    assert outcome.failure.retryable
