@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dynamobackup.cli.errors import UsageError
 
 # Each module exposes register(subparsers); imported lazily so `dbr check` never loads kopf.
-SUBCOMMAND_MODULES = ("check", "render", "dev")
+SUBCOMMAND_MODULES = ("check", "render", "dev", "run")
 
 
 class OneLineErrorParser(argparse.ArgumentParser):

@@ -1,0 +1,1 @@
+"""kopf glue: parse the object, call the aws layer, patch the status, post Events. Nothing else."""

@@ -1,0 +1,121 @@
+"""`dbr run`: start the operator (kopf) against the current kubeconfig or in-cluster credentials."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from typing import Any
+from urllib.parse import urlparse
+
+from dynamobackup.cli.errors import UsageError
+
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "run",
+        help="run the DynamoBackupRole operator",
+        description="Reconcile DynamoBackupRole objects: create and repair IAM roles (Enforce) "
+        "or report drift (Audit). Uses KUBECONFIG or the in-cluster service account.",
+    )
+    scope = parser.add_mutually_exclusive_group()
+    scope.add_argument(
+        "--namespace",
+        "-n",
+        action="append",
+        default=[],
+        metavar="NS",
+        help="watch only this namespace (repeatable); default: all namespaces",
+    )
+    scope.add_argument(
+        "--all-namespaces", "-A", action="store_true", help="watch every namespace (default)"
+    )
+    parser.add_argument(
+        "--aws-endpoint-url",
+        metavar="URL",
+        help="send AWS calls to this endpoint (e.g. a moto server), not to AWS",
+    )
+    parser.add_argument("--aws-region", metavar="REGION", help="region for STS and IAM clients")
+    parser.add_argument(
+        "--aws-max-attempts",
+        type=int,
+        default=8,
+        metavar="N",
+        help="attempts per AWS call, with adaptive backoff (default 8)",
+    )
+    parser.add_argument(
+        "--drift-tick",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="how often each object's timer checks whether its drift check is due",
+    )
+    parser.add_argument(
+        "--retry-delay",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="delay before retrying after a transient AWS failure",
+    )
+    parser.add_argument(
+        "--health-port",
+        type=int,
+        default=8080,
+        metavar="PORT",
+        help="serve /healthz for liveness and readiness probes (0: off)",
+    )
+    parser.add_argument(
+        "--metrics-port",
+        type=int,
+        default=9090,
+        metavar="PORT",
+        help="serve Prometheus metrics on /metrics (0: off)",
+    )
+    parser.add_argument("--log-level", choices=LOG_LEVELS, default="info")
+    parser.add_argument("--log-format", choices=("text", "json"), default="text")
+    parser.set_defaults(handler=run_operator)
+
+
+def run_operator(args: argparse.Namespace) -> int:
+    import kopf  # heavy, and only needed here
+    from prometheus_client import start_http_server
+
+    from dynamobackup.aws.session import AwsSettings
+    from dynamobackup.handlers.registry import build_registry
+    from dynamobackup.handlers.runtime import OperatorConfig, Runtime
+
+    _check_url(args.aws_endpoint_url)
+    config = OperatorConfig(
+        namespaces=tuple(args.namespace),
+        aws=AwsSettings(args.aws_endpoint_url, args.aws_region, args.aws_max_attempts),
+        drift_tick_seconds=args.drift_tick,
+        retry_delay_seconds=args.retry_delay,
+        health_endpoint=f"http://0.0.0.0:{args.health_port}/healthz" if args.health_port else None,
+        metrics_port=args.metrics_port or None,
+    )
+    log_format = kopf.LogFormat.JSON if args.log_format == "json" else kopf.LogFormat.FULL
+    kopf.configure(debug=args.log_level == "debug", log_format=log_format)
+    logging.getLogger().setLevel(args.log_level.upper())
+    # botocore logs request details at debug level; never let it near credentials.
+    logging.getLogger("botocore").setLevel(logging.WARNING)
+    if config.metrics_port:
+        start_http_server(config.metrics_port)
+    runtime = Runtime(config)
+    kopf.run(
+        registry=build_registry(runtime),
+        # One replica with a Recreate strategy: peering would need cluster-wide extra CRDs for no gain.
+        standalone=True,
+        clusterwide=not config.namespaces,
+        namespaces=config.namespaces,
+        liveness_endpoint=config.health_endpoint,
+    )
+    return 0
+
+
+def _check_url(url: str | None) -> None:
+    if url is None:
+        return
+    parsed = urlparse(url)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise UsageError(f"--aws-endpoint-url {url!r} is not an http(s) URL")

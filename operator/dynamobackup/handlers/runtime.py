@@ -1,0 +1,61 @@
+"""What the handlers share for the life of the operator: configuration, the manager, locks."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+
+from dynamobackup import metrics
+from dynamobackup.api.v1alpha1 import GROUP
+from dynamobackup.aws.manager import RoleManager
+from dynamobackup.aws.session import AwsSettings, SessionProvider
+
+ANNOTATION_PREFIX = GROUP
+FINALIZER = f"{GROUP}/finalizer"
+RECONCILE_REQUEST_ANNOTATION = f"{GROUP}/reconcile-requested-at"
+
+
+@dataclass(frozen=True)
+class OperatorConfig:
+    namespaces: tuple[str, ...] = ()
+    aws: AwsSettings = field(default_factory=AwsSettings)
+    # How often each object's timer wakes to see whether its driftCheckInterval has elapsed.
+    drift_tick_seconds: float = 10.0
+    retry_delay_seconds: float = 30.0
+    health_endpoint: str | None = "http://0.0.0.0:8080/healthz"
+    metrics_port: int | None = 9090
+
+
+class Runtime:
+    def __init__(self, config: OperatorConfig, manager: RoleManager | None = None) -> None:
+        self.config = config
+        self.manager = manager or RoleManager(SessionProvider(config.aws))
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+        self._compliance: dict[str, tuple[str, str]] = {}
+
+    def lock_for(self, uid: str) -> threading.Lock:
+        """One reconcile at a time per object: the timer and change handlers run concurrently."""
+        with self._guard:
+            return self._locks.setdefault(uid, threading.Lock())
+
+    def forget(self, uid: str) -> None:
+        with self._guard:
+            self._locks.pop(uid, None)
+            self._compliance.pop(uid, None)
+            self._publish_compliance()
+
+    def record_compliance(self, uid: str, namespace: str, compliant: bool | None) -> None:
+        state = "unknown" if compliant is None else str(compliant).lower()
+        with self._guard:
+            self._compliance[uid] = (namespace, state)
+            self._publish_compliance()
+
+    def _publish_compliance(self) -> None:
+        counts = Counter(self._compliance.values())
+        namespaces = {namespace for namespace, _ in self._compliance.values()}
+        metrics.RESOURCES.clear()
+        for namespace in namespaces:
+            for state in ("true", "false", "unknown"):
+                metrics.RESOURCES.labels(namespace, state).set(counts[(namespace, state)])
