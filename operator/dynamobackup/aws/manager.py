@@ -204,7 +204,7 @@ def _absent_role(desired: DesiredRole) -> ObservedRole:
         description=desired.settings.description,
         max_session_duration=desired.settings.max_session_duration,
         permissions_boundary_arn=desired.settings.permissions_boundary_arn,
-        tags=desired.settings.tags,
+        tags=desired.role_tags,
         trust=ObservedDocument(EMPTY_DOCUMENT),
         inline_policies={},
         attached_policies=(),

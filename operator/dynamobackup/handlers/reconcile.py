@@ -25,8 +25,8 @@ def reconcile_object(runtime: Runtime, body: kopf.Body, patch: kopf.Patch, trigg
 
 
 def check_drift(runtime: Runtime, body: kopf.Body, patch: kopf.Patch) -> None:
-    """The per-object timer: re-check only when driftCheckInterval has passed (or a spec was missed)."""
-    if not _drift_check_due(body):
+    """The per-object timer: re-check once driftCheckInterval has passed since the last check."""
+    if not _drift_check_due(runtime, body):
         return
     lock = runtime.lock_for(body.meta.uid)
     if not lock.acquire(blocking=False):
@@ -67,6 +67,7 @@ def _reconcile_locked(runtime: Runtime, body: kopf.Body, patch: kopf.Patch, trig
             spec, Owner(body.meta.namespace or "", body.meta.name or "")
         )
     status = build_status(previous, outcome, body.meta.get("generation"))
+    runtime.remember_check(body.meta.uid, outcome.checked_at, body.meta.get("generation"))
     patch["status"] = status.to_patch()
     post_outcome_events(body, previous, outcome)
     _record_metrics(runtime, body, outcome, trigger, started)
@@ -83,17 +84,26 @@ def _parse_spec(body: kopf.Body) -> DynamoBackupRoleSpec | None:
         return None
 
 
-def _drift_check_due(body: kopf.Body) -> bool:
-    status = DynamoBackupRoleStatus.parse(body.get("status"))
-    if status.last_checked_time is None or status.observed_generation != body.meta.get(
-        "generation"
-    ):
-        return True
+def _drift_check_due(runtime: Runtime, body: kopf.Body) -> bool:
+    last = _last_check(runtime, body)
+    if last is None or last[1] != body.meta.get("generation"):
+        return False  # the create, update and resume handlers own first checks and spec changes
     try:
         period = DynamoBackupRoleSpec.parse(body.get("spec") or {}).drift_check_period
     except ApiError:
         return False
-    return datetime.now(UTC) - status.last_checked_time >= period
+    return datetime.now(UTC) - last[0] >= period
+
+
+def _last_check(runtime: Runtime, body: kopf.Body) -> tuple[datetime, int | None] | None:
+    """The newer of the status (survives restarts) and our memory (never older than our patch)."""
+    status = DynamoBackupRoleStatus.parse(body.get("status"))
+    remembered = runtime.last_check(body.meta.uid)
+    from_status = (
+        (status.last_checked_time, status.observed_generation) if status.last_checked_time else None
+    )
+    candidates = [check for check in (from_status, remembered) if check is not None]
+    return max(candidates, key=lambda check: check[0]) if candidates else None
 
 
 def _record_metrics(

@@ -15,6 +15,11 @@ from dynamobackup.handlers.runtime import ANNOTATION_PREFIX, FINALIZER, Runtime
 def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
     registry = kopf.OperatorRegistry()
 
+    @kopf.on.login(registry=registry)
+    def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+        # A private registry gets no default login: use the kubernetes client (kubeconfig or in-cluster).
+        return kopf.login_via_client(**kwargs)
+
     @kopf.on.startup(registry=registry)
     def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
         configure_settings(settings)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from dynamobackup import metrics
 from dynamobackup.api.v1alpha1 import GROUP
@@ -34,15 +35,26 @@ class Runtime:
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
         self._compliance: dict[str, tuple[str, str]] = {}
+        # The timer may see a body older than our last status patch; this memory is never stale.
+        self._last_checked: dict[str, tuple[datetime, int | None]] = {}
 
     def lock_for(self, uid: str) -> threading.Lock:
         """One reconcile at a time per object: the timer and change handlers run concurrently."""
         with self._guard:
             return self._locks.setdefault(uid, threading.Lock())
 
+    def remember_check(self, uid: str, at: datetime, generation: int | None) -> None:
+        with self._guard:
+            self._last_checked[uid] = (at, generation)
+
+    def last_check(self, uid: str) -> tuple[datetime, int | None] | None:
+        with self._guard:
+            return self._last_checked.get(uid)
+
     def forget(self, uid: str) -> None:
         with self._guard:
             self._locks.pop(uid, None)
+            self._last_checked.pop(uid, None)
             self._compliance.pop(uid, None)
             self._publish_compliance()
 

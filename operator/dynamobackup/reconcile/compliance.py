@@ -104,5 +104,6 @@ def drifted_settings(desired: DesiredRole, role: ObservedRole) -> Iterator[str]:
         yield "maxSessionDuration"
     if role.permissions_boundary_arn != settings.permissions_boundary_arn:
         yield "permissionsBoundaryArn"
+    # Ownership tags are not the user's setting: Audit never writes them, and that is no drift.
     if any(role.tags.get(key) != value for key, value in settings.tags.items()):
         yield "tags"

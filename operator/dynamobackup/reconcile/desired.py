@@ -38,7 +38,7 @@ class RoleSettings:
     description: str
     max_session_duration: int
     permissions_boundary_arn: str | None
-    tags: Mapping[str, str]
+    tags: Mapping[str, str]  # the user's tags; ownership tags come from DesiredRole.owner
 
 
 @dataclass(frozen=True)
@@ -60,6 +60,11 @@ class DesiredRole:
     operations: tuple[str, ...]
     required_actions: tuple[str, ...]
     permissions: tuple[PolicyDocument, ...]
+
+    @property
+    def role_tags(self) -> dict[str, str]:
+        """Every tag the role carries when Enforce is done: the user's and the ownership tags."""
+        return {**self.settings.tags, **self.owner.tags()}
 
     @property
     def arn(self) -> str:
@@ -98,7 +103,7 @@ def desired_role(
             description=spec.description or _default_description(operations, profile),
             max_session_duration=spec.max_session_duration,
             permissions_boundary_arn=spec.permissions_boundary_arn,
-            tags={**spec.tags, **owner.tags()},
+            tags=dict(spec.tags),
         ),
         appliance=appliance,
         external_id=spec.trust.external_id,

@@ -260,7 +260,7 @@ def _create_role(desired: DesiredRole) -> CreateRole:
         description=settings.description,
         max_session_duration=settings.max_session_duration,
         permissions_boundary_arn=settings.permissions_boundary_arn,
-        tags=settings.tags,
+        tags=desired.role_tags,
     )
 
 
@@ -287,7 +287,7 @@ def _setting_changes(desired: DesiredRole, role: ObservedRole) -> Iterator[Chang
             yield DeleteRolePermissionsBoundary(role.name)
         else:
             yield PutRolePermissionsBoundary(role.name, settings.permissions_boundary_arn)
-    missing_tags = {k: v for k, v in settings.tags.items() if role.tags.get(k) != v}
+    missing_tags = {k: v for k, v in desired.role_tags.items() if role.tags.get(k) != v}
     if missing_tags:
         yield TagRole(role.name, missing_tags)
 

@@ -79,7 +79,7 @@ def observed_from(desired: DesiredRole, **changes: Any) -> ObservedRole:
         description=desired.settings.description,
         max_session_duration=desired.settings.max_session_duration,
         permissions_boundary_arn=desired.settings.permissions_boundary_arn,
-        tags={**desired.settings.tags, "cost-center": "42"},
+        tags={**desired.role_tags, "cost-center": "42"},
         trust=as_iam_returns(desired.trust),
         inline_policies=inline,
         attached_policies=attached,

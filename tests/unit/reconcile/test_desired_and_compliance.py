@@ -29,7 +29,7 @@ def test_desired_role_unions_operations_and_additional_actions() -> None:
     granted = desired.permissions[0].statement[0].action
     assert granted is not None and "backup:List*" in granted
     assert desired.arn == "arn:aws:iam::123456789012:role/veeam-dynamodb-backup"
-    assert desired.settings.tags["dynamobackup.io/name"] == "backup-role"
+    assert desired.role_tags["dynamobackup.io/name"] == "backup-role"
 
 
 def test_trust_for_an_appliance_account_in_another_partition() -> None:
@@ -154,3 +154,12 @@ def test_unreadable_trust_is_a_finding(desired: DesiredRole) -> None:
     )
     assert [f.code.value for f in report.trust.findings] == ["TrustPolicyUnreadable"]
     assert not report.trust_compliant
+
+
+def test_missing_ownership_tags_are_not_drift_but_user_tags_are() -> None:
+    desired = desired_role(make_spec(mode="Audit", tags={"team": "backup"}), OWNER)
+    assert assess(
+        desired, observed_from(desired, tags={"team": "backup"}), default_catalog()
+    ).compliant
+    report = assess(desired, observed_from(desired, tags={}), default_catalog())
+    assert report.drifted_settings == ("tags",)

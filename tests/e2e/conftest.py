@@ -1,0 +1,144 @@
+"""End-to-end fixtures: the CRD installed, the operator running against the control plane and moto."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from kubernetes.client import ApiClient, ApiextensionsV1Api, CoreV1Api, CustomObjectsApi
+from kubernetes.client.exceptions import ApiException
+
+from dynamobackup.api.v1alpha1 import CRD_NAME, GROUP, PLURAL, VERSION
+from dynamobackup.devenv import kube
+from dynamobackup.devenv.controlplane import Cluster
+from dynamobackup.devenv.moto_server import MotoServer
+from dynamobackup.devenv.operator_process import OperatorProcess
+
+CRD_FILE = Path(__file__).parents[2] / "crds" / "dynamobackup.io_dynamobackuproles.yaml"
+
+
+@pytest.fixture(scope="session")
+def crd_installed(k8s: ApiClient) -> None:
+    manifest = yaml.safe_load(CRD_FILE.read_text())
+    api = ApiextensionsV1Api(k8s)
+    try:
+        existing = api.read_custom_resource_definition(CRD_NAME)
+        manifest["metadata"]["resourceVersion"] = existing.metadata.resource_version
+        api.replace_custom_resource_definition(CRD_NAME, manifest)
+    except ApiException as error:
+        if error.status != 404:
+            raise
+        api.create_custom_resource_definition(manifest)
+    kube.wait_for_crd_established(k8s, CRD_NAME)
+
+
+@pytest.fixture(scope="session")
+def operator(
+    control_plane: Cluster,
+    moto_server: MotoServer,
+    crd_installed: None,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[OperatorProcess]:
+    log = tmp_path_factory.mktemp("operator") / "operator.log"
+    with OperatorProcess(
+        control_plane.kubeconfig, moto_server.environment(), log_path=log
+    ) as running:
+        yield running
+    print(f"operator log: {log}")
+
+
+@pytest.fixture
+def dbr(k8s: ApiClient, namespace: str, operator: OperatorProcess) -> DbrClient:
+    return DbrClient(k8s, namespace)
+
+
+class DbrClient:
+    """DynamoBackupRole objects in one namespace, and waiting for what the operator writes."""
+
+    def __init__(self, k8s: ApiClient, namespace: str) -> None:
+        self.api = CustomObjectsApi(k8s)
+        self.core = CoreV1Api(k8s)
+        self.namespace = namespace
+
+    def create(
+        self, name: str, spec: dict[str, Any], annotations: dict[str, str] | None = None
+    ) -> dict[str, Any]:
+        body = {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": "DynamoBackupRole",
+            "metadata": {"name": name, "annotations": annotations or {}},
+            "spec": spec,
+        }
+        return dict(
+            self.api.create_namespaced_custom_object(GROUP, VERSION, self.namespace, PLURAL, body)
+        )
+
+    def get(self, name: str) -> dict[str, Any]:
+        return dict(
+            self.api.get_namespaced_custom_object(GROUP, VERSION, self.namespace, PLURAL, name)
+        )
+
+    def patch(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        return dict(
+            self.api.patch_namespaced_custom_object(
+                GROUP, VERSION, self.namespace, PLURAL, name, body
+            )
+        )
+
+    def delete(self, name: str) -> None:
+        self.api.delete_namespaced_custom_object(GROUP, VERSION, self.namespace, PLURAL, name)
+
+    def exists(self, name: str) -> bool:
+        try:
+            self.get(name)
+            return True
+        except ApiException as error:
+            if error.status == 404:
+                return False
+            raise
+
+    def wait_status(
+        self,
+        name: str,
+        check: Callable[[dict[str, Any]], bool],
+        timeout: float = 60,
+        what: str = "status",
+    ) -> dict[str, Any]:
+        """Waits until `check(status)` holds; fails with the last status seen."""
+        last: dict[str, Any] = {}
+
+        def holds() -> bool:
+            nonlocal last
+            last = self.get(name).get("status") or {}
+            return check(last)
+
+        wait_for(holds, timeout, lambda: f"{name}: {what}; last status: {last}")
+        return last
+
+    def events(self, name: str) -> list[dict[str, str]]:
+        items = self.core.list_namespaced_event(
+            self.namespace, field_selector=f"involvedObject.name={name}"
+        ).items
+        return [{"reason": e.reason, "message": e.message, "type": e.type} for e in items]
+
+
+def condition(status: dict[str, Any], kind: str) -> dict[str, Any]:
+    return next((c for c in status.get("conditions", []) if c["type"] == kind), {})
+
+
+def wait_for(
+    predicate: Callable[[], bool],
+    timeout: float,
+    what: str | Callable[[], str],
+    interval: float = 0.25,
+) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            described = what() if callable(what) else what
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {described}")
+        time.sleep(interval)
