@@ -22,7 +22,7 @@ AWS_CALLS = Counter(
 )
 AWS_THROTTLED = Counter(
     "dynamobackup_aws_api_throttled_total",
-    "AWS API attempts that were throttled and retried by botocore.",
+    "AWS API responses that said the caller was throttled (botocore retries them with backoff).",
     ["service", "operation"],
 )
 AWS_CHANGES = Counter(

@@ -40,7 +40,7 @@ class AwsSettings:
     def client_config(self) -> Config:
         # Adaptive mode adds client-side rate limiting to backoff: IAM's rate limits are low.
         return Config(
-            retries={"mode": "adaptive", "max_attempts": self.max_attempts},
+            retries={"mode": "adaptive", "total_max_attempts": self.max_attempts},
             user_agent_extra="dynamobackup-operator",
         )
 
