@@ -1,0 +1,138 @@
+"""The README's demo: the operator on the local control plane and moto, reconciling examples/.
+
+Seeds moto with what the examples expect to find (a hand-made, drifted role for the Audit example
+and an operator role in a second account for the cross-account one), applies every manifest in
+examples/, waits until each object has a verdict and prints the table.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from kubernetes.client import ApiClient, CustomObjectsApi
+
+from dynamobackup.api.v1alpha1 import GROUP, PLURAL, VERSION
+from dynamobackup.devenv.binaries import kubectl_path
+from dynamobackup.devenv.moto_server import create_cross_account_role, moto_client
+
+REPO = Path(__file__).resolve().parents[3]
+EXAMPLES = REPO / "examples"
+CRD_FILE = REPO / "crds" / "dynamobackup.io_dynamobackuproles.yaml"
+LEGACY_ROLE = "legacy-veeam-backup"
+APPLIANCE = "arn:aws:iam::111111111111:role/VeeamImpersonation"
+CROSS_ACCOUNT = ("222222222222", "dynamobackup-operator", "dynamobackup-operator-ext")
+
+
+def seed_aws(endpoint_url: str) -> None:
+    """What the examples expect in AWS; idempotent, so a second demo run finds it in place."""
+    iam = moto_client(endpoint_url, "iam")
+    if LEGACY_ROLE not in [role["RoleName"] for role in iam.list_roles()["Roles"]]:
+        _create_legacy_role(iam)
+    account, name, external_id = CROSS_ACCOUNT
+    target = moto_client(endpoint_url, "iam", account=account)
+    if name not in [role["RoleName"] for role in target.list_roles()["Roles"]]:
+        create_cross_account_role(endpoint_url, account, name, external_id=external_id)
+
+
+def _create_legacy_role(iam: Any) -> None:
+    """A role built by hand from the help page years ago, then edited: the Audit example's subject."""
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "backup.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            },
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": [APPLIANCE, "arn:aws:iam::999999999999:user/contractor"]},
+                "Action": "sts:AssumeRole",
+            },
+        ],
+    }
+    iam.create_role(
+        RoleName=LEGACY_ROLE,
+        AssumeRolePolicyDocument=json.dumps(trust),
+        Description="Created by hand in 2023",
+    )
+    actions = [
+        "backup:*",
+        "dynamodb:Describe*",
+        "dynamodb:ListTables",
+        "ec2:DescribeRegions",
+        "iam:GetRole",
+        "iam:PassRole",
+        "kms:Decrypt",
+        "s3:*",
+    ]
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}],
+    }
+    iam.put_role_policy(
+        RoleName=LEGACY_ROLE, PolicyName="veeam-backup", PolicyDocument=json.dumps(policy)
+    )
+
+
+def kubectl(kubeconfig: Path, *args: str) -> str:
+    command = [str(kubectl_path()), "--kubeconfig", str(kubeconfig), *args]
+    return subprocess.run(command, check=True, capture_output=True, text=True).stdout
+
+
+def apply_examples(kubeconfig: Path) -> None:
+    kubectl(kubeconfig, "apply", "--server-side", "--force-conflicts", "-f", str(CRD_FILE))
+    kubectl(
+        kubeconfig,
+        "wait",
+        "--for=condition=Established",
+        "--timeout=60s",
+        "crd/dynamobackuproles.dynamobackup.io",
+    )
+    kubectl(kubeconfig, "apply", "-f", str(EXAMPLES / "namespace.yaml"))
+    kubectl(kubeconfig, "apply", "-f", str(EXAMPLES))
+
+
+def wait_for_verdicts(api: ApiClient, timeout: float = 120.0) -> list[Mapping[str, Any]]:
+    """Every DynamoBackupRole once it carries a Ready condition for its current generation."""
+    objects = CustomObjectsApi(api)
+    deadline = time.monotonic() + timeout
+    while True:
+        items = objects.list_cluster_custom_object(GROUP, VERSION, PLURAL)["items"]
+        if items and all(_has_verdict(item) for item in items):
+            return list(items)
+        if time.monotonic() > deadline:
+            pending = [i["metadata"]["name"] for i in items if not _has_verdict(i)]
+            raise TimeoutError(f"no verdict after {timeout:.0f}s for: {', '.join(pending)}")
+        time.sleep(0.5)
+
+
+def _has_verdict(item: Mapping[str, Any]) -> bool:
+    status = item.get("status") or {}
+    ready = [c for c in status.get("conditions", []) if c["type"] == "Ready"]
+    return bool(ready) and status.get("observedGeneration") == item["metadata"].get("generation")
+
+
+def summary(items: list[Mapping[str, Any]]) -> str:
+    """What to read in the table: why each non-ready object is not ready, and what is missing."""
+    lines = []
+    for item in sorted(items, key=lambda i: i["metadata"]["name"]):
+        status = item["status"]
+        ready = next(c for c in status["conditions"] if c["type"] == "Ready")
+        name = f"{item['metadata']['namespace']}/{item['metadata']['name']}"
+        lines.append(
+            f"{name}: Ready={ready['status']} ({ready.get('reason')}) {ready.get('message', '')}"
+        )
+        missing = status.get("missingActions") or []
+        if missing:
+            lines.append(f"  missing ({len(missing)}): {', '.join(missing)}")
+        for finding in status.get("trustFindings") or []:
+            lines.append(f"  trust {finding['severity']}: {finding['code']}: {finding['message']}")
+        if status.get("excessActions"):
+            lines.append(f"  excess: {', '.join(status['excessActions'])}")
+    return "\n".join(lines)
