@@ -103,7 +103,8 @@ def wait_for_verdicts(api: ApiClient, timeout: float = 120.0) -> list[Mapping[st
     objects = CustomObjectsApi(api)
     deadline = time.monotonic() + timeout
     while True:
-        items = objects.list_cluster_custom_object(GROUP, VERSION, PLURAL)["items"]
+        listed: dict[str, Any] = objects.list_cluster_custom_object(GROUP, VERSION, PLURAL)  # type: ignore[assignment]
+        items: list[dict[str, Any]] = listed["items"]
         if items and all(_has_verdict(item) for item in items):
             return list(items)
         if time.monotonic() > deadline:
