@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -66,7 +67,8 @@ def test_enforce_creates_the_role_and_then_only_reads(
     dbr: DbrClient, aws: AwsHelper, control_plane: Cluster
 ) -> None:
     name = role_name()
-    dbr.create("backup", spec(name))
+    # An hour between drift checks: the re-check below can only come from the annotation.
+    dbr.create("backup", spec(name, driftCheckInterval="1h"))
     status = dbr.wait_status("backup", ready, what="Ready=True")
     assert status["compliant"] is True and status["missingCount"] == 0
     assert status["roleArn"] == f"arn:aws:iam::123456789012:role/{name}"
@@ -84,8 +86,11 @@ def test_enforce_creates_the_role_and_then_only_reads(
         iam, name
     ) and APPLIANCE in trusted_principals(iam, name)
 
+    time.sleep(1.1)  # lastCheckedTime has whole-second precision
     request_recheck(dbr, "backup")
-    second = dbr.wait_status("backup", checked_after(status["lastCheckedTime"]), what="a re-check")
+    second = dbr.wait_status(
+        "backup", checked_after(status["lastCheckedTime"]), timeout=20, what="a re-check"
+    )
     assert second["lastChanges"] == [] and ready(second)
     assert (
         second["awsCalls"] == 4

@@ -97,6 +97,7 @@ def run_operator(args: argparse.Namespace) -> int:
     log_format = kopf.LogFormat.JSON if args.log_format == "json" else kopf.LogFormat.FULL
     kopf.configure(debug=args.log_level == "debug", log_format=log_format)
     logging.getLogger().setLevel(args.log_level.upper())
+    logging.getLogger("kopf.objects").addFilter(_quiet_timer_ticks)
     # botocore logs request details at debug level; never let it near credentials.
     logging.getLogger("botocore").setLevel(logging.WARNING)
     if config.metrics_port:
@@ -111,6 +112,15 @@ def run_operator(args: argparse.Namespace) -> int:
         liveness_endpoint=config.health_endpoint,
     )
     return 0
+
+
+def _quiet_timer_ticks(record: logging.LogRecord) -> bool:
+    """Every object's timer ticks every few seconds; kopf logs each tick's success at INFO."""
+    return not (
+        record.levelno <= logging.INFO
+        and record.getMessage().startswith("Timer ")
+        and record.getMessage().endswith(" succeeded.")
+    )
 
 
 def _check_url(url: str | None) -> None:

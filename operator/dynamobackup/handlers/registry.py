@@ -9,7 +9,7 @@ import kopf
 
 from dynamobackup.api.v1alpha1 import GROUP, PLURAL, VERSION
 from dynamobackup.handlers import reconcile
-from dynamobackup.handlers.runtime import ANNOTATION_PREFIX, FINALIZER, Runtime
+from dynamobackup.handlers.runtime import FINALIZER, KOPF_ANNOTATION_PREFIX, Runtime
 
 
 def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
@@ -50,10 +50,10 @@ def configure_settings(settings: kopf.OperatorSettings) -> None:
     """Our own annotation prefix and finalizer; no handler state in the status."""
     settings.persistence.finalizer = FINALIZER
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(
-        prefix=ANNOTATION_PREFIX
+        prefix=KOPF_ANNOTATION_PREFIX
     )
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-        prefix=ANNOTATION_PREFIX, key="last-handled-configuration"
+        prefix=KOPF_ANNOTATION_PREFIX, key="last-handled-configuration"
     )
     settings.posting.level = logging.INFO
     # Sync handlers call boto3; a pool sized for IAM's per-account rate limits, not for CPUs.

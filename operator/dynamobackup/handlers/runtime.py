@@ -12,7 +12,9 @@ from dynamobackup.api.v1alpha1 import GROUP
 from dynamobackup.aws.manager import RoleManager
 from dynamobackup.aws.session import AwsSettings, SessionProvider
 
-ANNOTATION_PREFIX = GROUP
+# kopf's bookkeeping gets a prefix of its own: kopf hides every annotation under its storage
+# prefix from change detection, and dynamobackup.io/reconcile-requested-at must stay visible.
+KOPF_ANNOTATION_PREFIX = f"operator.{GROUP}"
 FINALIZER = f"{GROUP}/finalizer"
 RECONCILE_REQUEST_ANNOTATION = f"{GROUP}/reconcile-requested-at"
 
