@@ -145,7 +145,13 @@ def _finalize_namespace(api: ApiClient, name: str) -> None:
 def namespaced_collections(api: ApiClient, namespace: str) -> Iterator[str]:
     """The collection path of every namespaced resource that supports deletecollection."""
     for group_version_path in _group_version_paths(api):
-        resources = request(api, "GET", group_version_path).get("resources", [])
+        try:
+            resources = request(api, "GET", group_version_path).get("resources", [])
+        except ApiException as error:
+            # Discovery lags behind a CRD deleted a moment ago: its group is listed, then gone.
+            if error.status == 404:
+                continue
+            raise
         for resource in resources:
             # Subresources (pods/log, x/status) are addressed through their parent.
             if "/" in resource["name"] or not resource.get("namespaced"):
