@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import time
+from pathlib import Path
 
 from kubernetes import client
 from kubernetes.client import ApiClient
@@ -47,3 +48,27 @@ def test_api_server_version_endpoint(control_plane: Cluster, k8s: ApiClient) -> 
         assert (version.major, version.minor) == ("1", "37")
     else:
         assert version.git_version
+
+
+def test_kubectl_and_helm_reach_the_control_plane(control_plane: Cluster, tmp_path: Path) -> None:
+    # HOME in tmp_path: helm and kubectl write their caches there, not into the user's home.
+    env = {"KUBECONFIG": str(control_plane.kubeconfig), "HOME": str(tmp_path)}
+    kubectl = subprocess.run(
+        [str(binaries.kubectl_path()), "auth", "can-i", "create", "customresourcedefinitions"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env=env,
+    )
+    assert kubectl.stdout.strip() == "yes", kubectl.stderr
+    helm = subprocess.run(
+        [str(binaries.binary_path("helm")), "list", "--all-namespaces", "-o", "json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env=env,
+    )
+    assert helm.returncode == 0, helm.stderr
+    assert helm.stdout.strip() == "[]"

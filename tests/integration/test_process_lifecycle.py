@@ -38,7 +38,8 @@ CHILD_SCRIPT = textwrap.dedent(
         sys.exit(0)
     cluster = ControlPlane().start()
     moto = MotoServer().start()
-    print(json.dumps({"pids": [*cluster.pids(), moto.pid], "workdir": str(cluster.workdir)}), flush=True)
+    report = {"pids": [*cluster.pids(), moto.pid], "workdir": str(cluster.workdir), "log": str(moto.log_path)}
+    print(json.dumps(report), flush=True)
     if mode == "exit-without-stop":
         sys.exit(0)
     time.sleep(600)
@@ -125,8 +126,10 @@ def test_owner_ending_takes_children_along(mode: str, signum: int | None) -> Non
     if signum == signal.SIGKILL:
         # A killed owner cannot remove its files; only the processes are guaranteed gone.
         shutil.rmtree(workdir, ignore_errors=True)
+        Path(report["log"]).unlink(missing_ok=True)
     else:
         assert not workdir.exists()
+        assert not Path(report["log"]).exists()
 
 
 def _run_child(mode: str) -> dict[str, object]:

@@ -71,6 +71,10 @@ class MotoServer:
     def pid(self) -> int | None:
         return self.process.pid if self.process else None
 
+    @property
+    def log_path(self) -> Path | None:
+        return self.process.log_path if self.process else None
+
     def start(self) -> Self:
         started = time.monotonic()
         self._cleanup_token = register_cleanup(self.stop)
