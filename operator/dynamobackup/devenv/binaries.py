@@ -395,9 +395,9 @@ def _build_helm(component: Component, work: Path, output: Path) -> None:
 _COMPONENTS = {
     component.name: component
     for component in (
-        Component("kube-apiserver", KUBERNETES_VERSION, "10-20 minutes", _build_kube_apiserver),
-        Component("etcd", ETCD_VERSION, "2-4 minutes", _build_etcd),
-        Component("helm", HELM_VERSION, "3-6 minutes", _build_helm),
+        Component("kube-apiserver", KUBERNETES_VERSION, "about 8 minutes", _build_kube_apiserver),
+        Component("etcd", ETCD_VERSION, "1-2 minutes", _build_etcd),
+        Component("helm", HELM_VERSION, "about 2 minutes", _build_helm),
     )
 }
 
