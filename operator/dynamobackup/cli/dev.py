@@ -108,7 +108,7 @@ def run_status(args: argparse.Namespace) -> int:
 
 def _background() -> ModuleType:
     # Imported on use: it loads the kubernetes client and boto3, which `dbr --help` should not pay for.
-    from dynamobackup.devenv import background  # noqa: PLC0415
+    from dynamobackup.devenv import background
 
     return background
 
