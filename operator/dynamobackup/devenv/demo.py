@@ -23,8 +23,8 @@ from dynamobackup.devenv.moto_server import create_cross_account_role, moto_clie
 REPO = Path(__file__).resolve().parents[3]
 EXAMPLES = REPO / "examples"
 CRD_FILE = REPO / "crds" / "dynamobackup.io_dynamobackuproles.yaml"
+LEGACY_SEED = EXAMPLES / "aws-seed" / "legacy-veeam-backup.json"
 LEGACY_ROLE = "legacy-veeam-backup"
-APPLIANCE = "arn:aws:iam::111111111111:role/VeeamImpersonation"
 CROSS_ACCOUNT = ("222222222222", "dynamobackup-operator", "dynamobackup-operator-ext")
 
 
@@ -40,44 +40,17 @@ def seed_aws(endpoint_url: str) -> None:
 
 
 def _create_legacy_role(iam: Any) -> None:
-    """A role built by hand from the help page years ago, then edited: the Audit example's subject."""
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": "backup.amazonaws.com"},
-                "Action": "sts:AssumeRole",
-            },
-            {
-                "Effect": "Allow",
-                "Principal": {"AWS": [APPLIANCE, "arn:aws:iam::999999999999:user/contractor"]},
-                "Action": "sts:AssumeRole",
-            },
-        ],
-    }
+    """The Audit example's subject, from examples/aws-seed/ (data, like every permission list)."""
+    seed = json.loads(LEGACY_SEED.read_text())
     iam.create_role(
-        RoleName=LEGACY_ROLE,
-        AssumeRolePolicyDocument=json.dumps(trust),
-        Description="Created by hand in 2023",
+        RoleName=seed["roleName"],
+        Description=seed["description"],
+        AssumeRolePolicyDocument=json.dumps(seed["trustPolicy"]),
     )
-    actions = [
-        "backup:*",
-        "dynamodb:Describe*",
-        "dynamodb:ListTables",
-        "ec2:DescribeRegions",
-        "iam:GetRole",
-        "iam:PassRole",
-        "kms:Decrypt",
-        "s3:*",
-    ]
-    policy = {
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}],
-    }
-    iam.put_role_policy(
-        RoleName=LEGACY_ROLE, PolicyName="veeam-backup", PolicyDocument=json.dumps(policy)
-    )
+    for name, document in seed["inlinePolicies"].items():
+        iam.put_role_policy(
+            RoleName=seed["roleName"], PolicyName=name, PolicyDocument=json.dumps(document)
+        )
 
 
 def kubectl(kubeconfig: Path, *args: str) -> str:
