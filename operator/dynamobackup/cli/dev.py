@@ -33,6 +33,12 @@ def register(subparsers: Any) -> None:
     up.set_defaults(handler=run_up)
     down = actions.add_parser("down", help="stop the environment and remove its temporary files")
     down.set_defaults(handler=run_down)
+    demo = actions.add_parser(
+        "demo",
+        help="start the environment and the operator, apply examples/, print the verdicts",
+    )
+    demo.add_argument("--timeout", type=float, default=180.0, help="seconds to wait for readiness")
+    demo.set_defaults(handler=run_demo)
     status = actions.add_parser("status", help="show whether the environment runs and is healthy")
     status.set_defaults(handler=run_status)
 
@@ -75,6 +81,16 @@ def run_up(args: argparse.Namespace) -> int:
     print(f"dbr dev: load the variables with: . {directory / 'env'}", file=sys.stderr)
     sys.stdout.write(background.env_file_text(info.env))
     return 0
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    from dynamobackup.devenv import background, demo
+
+    try:
+        return demo.run(state_dir(), timeout=args.timeout)
+    except (background.DevEnvironmentError, background.BuildError, TimeoutError) as error:
+        print(f"dbr dev demo: {error}", file=sys.stderr)
+        return 1
 
 
 def run_down(args: argparse.Namespace) -> int:

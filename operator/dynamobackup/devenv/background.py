@@ -9,7 +9,8 @@ State directory (`.dev/` under the repo root, or $DBR_DEV_DIR):
     state.json   pids, ports, temp dirs, URLs, start-up times (written when everything is healthy)
     env          `export ...` lines for KUBECONFIG and the AWS variables
     kubeconfig   admin kubeconfig of the local control plane
-    logs/        supervisor, etcd, kube-apiserver and moto logs (kept after `down`)
+    operator.pid the operator `dbr dev demo` started, if any (stopped by `down` too)
+    logs/        supervisor, etcd, kube-apiserver, moto and operator logs (kept after `down`)
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ log = logging.getLogger(__name__)
 STATE_FILE = "state.json"
 ENV_FILE = "env"
 KUBECONFIG_FILE = "kubeconfig"
+OPERATOR_PID_FILE = "operator.pid"
 START_TIMEOUT = 180.0
 STOP_TIMEOUT = 30.0
 MONITOR_INTERVAL = 2.0
@@ -126,10 +128,10 @@ def start_environment(state_dir: Path, timeout: float = START_TIMEOUT) -> EnvInf
 
 def stop_environment(state_dir: Path, timeout: float = STOP_TIMEOUT) -> bool:
     """Stops the environment recorded in `state_dir`; returns whether anything was running."""
+    was_running = stop_operator(state_dir, timeout)
     state = _read_state(state_dir)
     if not state:
-        return False
-    was_running = False
+        return was_running
     supervisor_pid = state.get("supervisor_pid")
     if isinstance(supervisor_pid, int) and pid_alive(supervisor_pid):
         was_running = True
@@ -145,6 +147,20 @@ def stop_environment(state_dir: Path, timeout: float = STOP_TIMEOUT) -> bool:
         shutil.rmtree(workdir, ignore_errors=True)
     _remove_state_files(state_dir)
     return was_running
+
+
+def stop_operator(state_dir: Path, timeout: float = STOP_TIMEOUT) -> bool:
+    """Stops the operator recorded in operator.pid (it leads its own session); True if it ran."""
+    pid_file = state_dir / OPERATOR_PID_FILE
+    try:
+        pid = int(pid_file.read_text().strip())
+    except (OSError, ValueError):
+        return False
+    running = pid_alive(pid)
+    if running:
+        stop_process_group(pid, timeout)
+    pid_file.unlink(missing_ok=True)
+    return running
 
 
 def environment_status(state_dir: Path) -> EnvStatus:

@@ -7,8 +7,10 @@ examples/, waits until each object has a verdict and prints the table.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
+import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -17,8 +19,12 @@ from typing import Any
 from kubernetes.client import ApiClient, CustomObjectsApi
 
 from dynamobackup.api.v1alpha1 import GROUP, PLURAL, VERSION
+from dynamobackup.devenv.background import OPERATOR_PID_FILE, EnvInfo, start_environment
 from dynamobackup.devenv.binaries import kubectl_path
+from dynamobackup.devenv.controlplane import api_client_from_kubeconfig
 from dynamobackup.devenv.moto_server import create_cross_account_role, moto_client
+from dynamobackup.devenv.operator_process import OperatorProcess
+from dynamobackup.devenv.processes import pid_alive
 
 REPO = Path(__file__).resolve().parents[3]
 EXAMPLES = REPO / "examples"
@@ -110,3 +116,56 @@ def summary(items: list[Mapping[str, Any]]) -> str:
         if status.get("excessActions"):
             lines.append(f"  excess: {', '.join(status['excessActions'])}")
     return "\n".join(lines)
+
+
+def start_operator(info: EnvInfo) -> int:
+    """The operator as a detached process that `dbr dev down` stops; reused if already running."""
+    state_dir = Path(info.state_dir)
+    pid_file = state_dir / OPERATOR_PID_FILE
+    with contextlib.suppress(OSError, ValueError):
+        pid = int(pid_file.read_text().strip())
+        if pid_alive(pid):
+            return pid
+    operator = OperatorProcess(
+        Path(info.kubeconfig),
+        info.env,
+        drift_tick=5.0,
+        log_path=state_dir / "logs" / "operator.log",
+        die_with_parent=False,  # it outlives this command, like the control plane
+    )
+    operator.start()
+    assert operator.process.pid is not None
+    pid_file.write_text(f"{operator.process.pid}\n")
+    return operator.process.pid
+
+
+def run(state_dir: Path, timeout: float = 180.0) -> int:
+    """The README's `make demo`: environment, CRD, seeded AWS, operator, examples, verdicts."""
+    started = time.monotonic()
+    info = start_environment(state_dir, timeout=timeout)
+    say(f"control plane {info.kube_server} and moto {info.aws_endpoint_url} are up")
+    seed_aws(info.aws_endpoint_url)
+    pid = start_operator(info)
+    say(f"operator running (pid {pid}, log {state_dir / 'logs' / 'operator.log'})")
+    apply_examples(Path(info.kubeconfig))
+    client = api_client_from_kubeconfig(Path(info.kubeconfig))
+    try:
+        items = wait_for_verdicts(client)
+    finally:
+        client.close()  # type: ignore[no-untyped-call]
+    say(
+        f"all {len(items)} DynamoBackupRoles have a verdict, {time.monotonic() - started:.0f}s after start\n"
+    )
+    print(
+        kubectl(Path(info.kubeconfig), "get", "dynamobackuproles", "--all-namespaces", "-o", "wide")
+    )
+    print(summary(items))
+    print(
+        f"\nExplore with: . {state_dir / 'env'} && kubectl describe dbr -n veeam-backup legacy-audit"
+    )
+    print("Stop everything with: .venv/bin/dbr dev down")
+    return 0
+
+
+def say(message: str) -> None:
+    print(f"demo: {message}", file=sys.stderr, flush=True)
