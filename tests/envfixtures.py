@@ -8,6 +8,7 @@ KUBECONFIG, `control_plane` is that (test) cluster instead of a local one.
     control_plane  session  Cluster: .kubeconfig (Path), .server (str), .api_client() -> new ApiClient
     k8s            session  kubernetes.client.ApiClient, cluster admin, shared
     namespace      test     str: a fresh namespace, deleted with its contents after the test
+    crd_installed  session  the generated DynamoBackupRole CRD, installed (and left installed)
     moto_server    session  MotoServer: .url, .pid, .environment(), .reset(), .helper()
     aws            test     AwsHelper on a reset moto, AWS_* variables pointed at it for the test
 """
@@ -22,6 +23,7 @@ from collections.abc import Iterator
 import pytest
 from kubernetes.client import ApiClient
 
+from dynamobackup.api import crdgen
 from dynamobackup.devenv import binaries, kube
 from dynamobackup.devenv.controlplane import Cluster, ControlPlane, cluster_from_environment
 from dynamobackup.devenv.moto_server import AwsHelper, MotoServer
@@ -58,6 +60,11 @@ def namespace(k8s: ApiClient, request: pytest.FixtureRequest) -> Iterator[str]:
         yield name
     finally:
         kube.delete_namespace(k8s, name)
+
+
+@pytest.fixture(scope="session")
+def crd_installed(k8s: ApiClient) -> None:
+    kube.install_crd(k8s, crdgen.crd())
 
 
 @pytest.fixture(scope="session")

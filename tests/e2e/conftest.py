@@ -8,32 +8,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
-from kubernetes.client import ApiClient, ApiextensionsV1Api, CoreV1Api, CustomObjectsApi
+from kubernetes.client import ApiClient, CoreV1Api, CustomObjectsApi
 from kubernetes.client.exceptions import ApiException
 
-from dynamobackup.api.v1alpha1 import CRD_NAME, GROUP, PLURAL, VERSION
-from dynamobackup.devenv import kube
+from dynamobackup.api.v1alpha1 import GROUP, PLURAL, VERSION
 from dynamobackup.devenv.controlplane import Cluster
 from dynamobackup.devenv.moto_server import MotoServer
 from dynamobackup.devenv.operator_process import OperatorProcess
 
 CRD_FILE = Path(__file__).parents[2] / "crds" / "dynamobackup.io_dynamobackuproles.yaml"
-
-
-@pytest.fixture(scope="session")
-def crd_installed(k8s: ApiClient) -> None:
-    manifest = yaml.safe_load(CRD_FILE.read_text())
-    api = ApiextensionsV1Api(k8s)
-    try:
-        existing = api.read_custom_resource_definition(CRD_NAME)
-        manifest["metadata"]["resourceVersion"] = existing.metadata.resource_version
-        api.replace_custom_resource_definition(CRD_NAME, manifest)
-    except ApiException as error:
-        if error.status != 404:
-            raise
-        api.create_custom_resource_definition(manifest)
-    kube.wait_for_crd_established(k8s, CRD_NAME)
 
 
 @pytest.fixture(scope="session")

@@ -16,10 +16,8 @@ import pytest
 from kubernetes import client
 from kubernetes.client import ApiClient, ApiException
 
-from dynamobackup.api import crdgen
 from dynamobackup.api.v1alpha1 import (
     API_VERSION,
-    CRD_NAME,
     GROUP,
     KIND,
     PLURAL,
@@ -71,31 +69,8 @@ FULL: dict[str, Any] = {
 }
 
 
-CRDS_PATH = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
-
-
-def apply_crd(k8s: ApiClient) -> None:
-    """Creates the generated CRD, or replaces an older copy of it."""
-    body = crdgen.crd()
-    try:
-        kube.request(k8s, "POST", CRDS_PATH, body)
-    except ApiException as error:
-        if error.status != 409:
-            raise
-        current = kube.request(k8s, "GET", f"{CRDS_PATH}/{CRD_NAME}")
-        body["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
-        kube.request(k8s, "PUT", f"{CRDS_PATH}/{CRD_NAME}", body)
-
-
-@pytest.fixture(scope="module")
-def crd(k8s: ApiClient) -> None:
-    # Left installed: other tests of the session (the operator's) use the same CRD.
-    apply_crd(k8s)
-    kube.wait_for_crd_established(k8s, CRD_NAME)
-
-
 @pytest.fixture
-def objects(k8s: ApiClient, crd: None, namespace: str) -> client.CustomObjectsApi:
+def objects(k8s: ApiClient, crd_installed: None, namespace: str) -> client.CustomObjectsApi:
     api = client.CustomObjectsApi(k8s)
     # Established is reported a moment before the new resource is served everywhere.
     _retry(lambda: api.list_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL))

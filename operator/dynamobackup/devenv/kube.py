@@ -166,9 +166,32 @@ def _group_version_paths(api: ApiClient) -> Iterator[str]:
         yield f"/apis/{group['preferredVersion']['groupVersion']}"
 
 
+CRDS_PATH = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
+
+
+def install_crd(api: ApiClient, body: dict[str, Any], timeout: float = 30.0) -> None:
+    """Creates a CRD, or replaces an older copy of it, and waits until it is Established."""
+    name = body["metadata"]["name"]
+    try:
+        request(api, "POST", CRDS_PATH, body)
+    except ApiException as error:
+        if error.status != 409:
+            raise
+        current = request(api, "GET", f"{CRDS_PATH}/{name}")
+        replacement = {
+            **body,
+            "metadata": {
+                **body["metadata"],
+                "resourceVersion": current["metadata"]["resourceVersion"],
+            },
+        }
+        request(api, "PUT", f"{CRDS_PATH}/{name}", replacement)
+    wait_for_crd_established(api, name, timeout)
+
+
 def wait_for_crd_established(api: ApiClient, name: str, timeout: float = 30.0) -> dict[str, Any]:
     """Waits until the CRD's Established condition is True and returns the CRD."""
-    path = f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}"
+    path = f"{CRDS_PATH}/{name}"
     found: dict[str, Any] = {}
 
     def established() -> bool:
