@@ -27,8 +27,11 @@ def operator(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[OperatorProcess]:
     log = tmp_path_factory.mktemp("operator") / "operator.log"
+    # Only the namespaces e2e tests create (and the examples'): other tiers and the chart tests run
+    # their own objects and operators, which this one must not fight over.
+    namespaces = ("test-*", "veeam-backup")
     with OperatorProcess(
-        control_plane.kubeconfig, moto_server.environment(), log_path=log
+        control_plane.kubeconfig, moto_server.environment(), log_path=log, namespaces=namespaces
     ) as running:
         yield running
     print(f"operator log: {log}")

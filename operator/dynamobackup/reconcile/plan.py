@@ -228,6 +228,9 @@ def plan_changes(desired: DesiredRole, role: ObservedRole | None) -> Plan:
     if role is None:
         return Plan((_create_role(desired), *_grant_permissions(desired, None)))
     changes = [
+        # Claim the role first: an adopted role is never changed before it carries our tags, and
+        # an operator policy scoped to tagged roles allows every later write.
+        *_tag_changes(desired, role),
         *_trust_changes(desired, role),
         *_setting_changes(desired, role),
         *_grant_permissions(desired, role),
@@ -287,6 +290,9 @@ def _setting_changes(desired: DesiredRole, role: ObservedRole) -> Iterator[Chang
             yield DeleteRolePermissionsBoundary(role.name)
         else:
             yield PutRolePermissionsBoundary(role.name, settings.permissions_boundary_arn)
+
+
+def _tag_changes(desired: DesiredRole, role: ObservedRole) -> Iterator[Change]:
     missing_tags = {k: v for k, v in desired.role_tags.items() if role.tags.get(k) != v}
     if missing_tags:
         yield TagRole(role.name, missing_tags)

@@ -274,11 +274,6 @@ def test_every_step_of_a_deletion_is_allowed() -> None:
     assert refusals(changes, role, desired.arn) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="plan_changes tags an adopted role after changing its trust and settings, so a "
-    "tag-scoped policy refuses UpdateAssumeRolePolicy before TagRole; see docs/iam/README.md",
-)
 def test_every_step_of_an_adoption_is_allowed() -> None:
     desired = spec(adoptExisting=True)
     unowned = as_enforced(

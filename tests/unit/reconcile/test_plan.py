@@ -88,10 +88,11 @@ def test_settings_drift(desired: DesiredRole) -> None:
         permissions_boundary_arn="arn:aws:iam::123456789012:policy/b",
         tags={"dynamobackup.io/managed-by": "DynamoBackupRole.dynamobackup.io"},
     )
+    # Tags first: the role is claimed before anything else is written to it.
     assert operations(p.plan_changes(desired, role)) == [
+        "TagRole",
         "UpdateRole",
         "DeleteRolePermissionsBoundary",
-        "TagRole",
     ]
 
 
