@@ -15,7 +15,7 @@ dev-down:
 	.venv/bin/dbr dev down
 
 crds:
-	scripts/bootstrap && .venv/bin/python -m dynamobackup.api.crdgen --write crds/ --docs docs/api.md
+	scripts/bootstrap && .venv/bin/python -m dynamobackup.api.crdgen --write crds/ charts/dynamo-backup-role-operator/crds/ --docs docs/api.md
 
 bench:
 	scripts/bootstrap && .venv/bin/python bench/evaluator.py

@@ -2,6 +2,7 @@
 
     python -m dynamobackup.api.crdgen --write crds/ --docs docs/api.md   # regenerate
     python -m dynamobackup.api.crdgen --check crds/ --docs docs/api.md   # exit 1 if stale
+    python -m dynamobackup.api.crdgen --write crds/ charts/NAME/crds/    # several copies
     python -m dynamobackup.api.crdgen                                    # CRD YAML to stdout
 
 Pydantic emits JSON Schema (2020-12); a CRD needs a *structural* OpenAPI v3 schema: every node
@@ -485,8 +486,9 @@ def _columns_section() -> list[str]:
 # --- command line -------------------------------------------------------------------------
 
 
-def _outputs(crd_dir: Path, docs_path: Path | None) -> dict[Path, str]:
-    outputs = {crd_dir / CRD_FILENAME: crd_yaml()}
+def _outputs(crd_dirs: Sequence[Path], docs_path: Path | None) -> dict[Path, str]:
+    # Every directory gets the same bytes: the Helm chart ships a copy of crds/.
+    outputs = {crd_dir / CRD_FILENAME: crd_yaml() for crd_dir in crd_dirs}
     if docs_path is not None:
         outputs[docs_path] = docs_markdown()
     return outputs
@@ -517,8 +519,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         description="Generate the DynamoBackupRole CRD (and API docs) from the models.",
     )
     target = parser.add_mutually_exclusive_group()
-    target.add_argument("--write", metavar="DIR", type=Path, help=f"write DIR/{CRD_FILENAME}")
-    target.add_argument("--check", metavar="DIR", type=Path, help="exit 1 if DIR is stale")
+    target.add_argument(
+        "--write", metavar="DIR", type=Path, nargs="+", help=f"write DIR/{CRD_FILENAME}"
+    )
+    target.add_argument(
+        "--check", metavar="DIR", type=Path, nargs="+", help="exit 1 if a DIR is stale"
+    )
     parser.add_argument(
         "--docs", metavar="FILE", type=Path, help="also write (or, with --check, check) FILE"
     )
