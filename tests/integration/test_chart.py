@@ -1,0 +1,332 @@
+"""The Helm chart rendered by the real helm binary: lint, templates per mode, schema validation.
+No cluster needed (see tests/e2e/test_chart_rbac.py)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from dynamobackup.api.v1alpha1 import GROUP, PLURAL
+from dynamobackup.cli.main import build_parser
+from dynamobackup.devenv import binaries
+
+REPO = Path(__file__).parents[2]
+CHART = REPO / "charts" / "dynamo-backup-role-operator"
+RELEASE, NAMESPACE = "dbr", "dbr-system"
+FULLNAME = f"{RELEASE}-{CHART.name}"
+
+Manifest = dict[str, Any]
+Helm = Callable[..., subprocess.CompletedProcess[str]]
+
+
+@pytest.fixture(scope="module")
+def helm(tmp_path_factory: pytest.TempPathFactory) -> Helm:
+    executable = binaries.ensure(("helm",))["helm"]
+    # HOME in a temporary directory: helm's cache and config stay out of the user's home.
+    env = {"HOME": str(tmp_path_factory.mktemp("helm-home"))}
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(executable), *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    return run
+
+
+def render(helm: Helm, values: dict[str, Any] | None = None) -> list[Manifest]:
+    completed = helm(*template_args(values))
+    assert completed.returncode == 0, completed.stderr
+    return [d for d in yaml.safe_load_all(completed.stdout) if d]
+
+
+def value_args(values: dict[str, Any] | None) -> list[str]:
+    # --set-json per top-level key keeps types exact (--set would coerce strings).
+    return [
+        arg
+        for key, value in (values or {}).items()
+        for arg in ("--set-json", f"{key}={json.dumps(value)}")
+    ]
+
+
+def template_args(values: dict[str, Any] | None) -> list[str]:
+    return ["template", RELEASE, str(CHART), "--namespace", NAMESPACE, *value_args(values)]
+
+
+def one(manifests: list[Manifest], kind: str, namespace: str | None = None) -> Manifest:
+    found = [
+        m
+        for m in manifests
+        if m["kind"] == kind and namespace in (None, m["metadata"].get("namespace"))
+    ]
+    assert len(found) == 1, f"{len(found)} {kind} objects"
+    return found[0]
+
+
+def kinds(manifests: list[Manifest]) -> list[str]:
+    return sorted(m["kind"] for m in manifests)
+
+
+def container(manifests: list[Manifest]) -> Manifest:
+    (only,) = one(manifests, "Deployment")["spec"]["template"]["spec"]["containers"]
+    return dict(only)
+
+
+def run_args(manifests: list[Manifest]) -> Any:
+    """The Deployment's args parsed by the real `dbr run` parser: every flag must exist."""
+    return build_parser().parse_args(["run", *container(manifests)["args"]])
+
+
+def test_lint_passes_strict_in_every_mode(helm: Helm) -> None:
+    for values in (
+        {},
+        {"watchNamespaces": ["team-a", "team-b"]},
+        {"metrics": {"serviceMonitor": {"enabled": True}}},
+    ):
+        args = ("lint", "--strict", str(CHART), "--namespace", NAMESPACE, *value_args(values))
+        completed = helm(*args)
+        assert completed.returncode == 0, completed.stdout + completed.stderr
+
+
+def test_default_render_is_one_cluster_wide_operator(helm: Helm) -> None:
+    manifests = render(helm)
+    assert kinds(manifests) == [
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "Deployment",
+        "Service",
+        "ServiceAccount",
+    ]
+    deployment = one(manifests, "Deployment")
+    assert deployment["spec"]["replicas"] == 1
+    assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+    pod = deployment["spec"]["template"]["spec"]
+    assert (
+        pod["serviceAccountName"]
+        == FULLNAME
+        == one(manifests, "ServiceAccount")["metadata"]["name"]
+    )
+    args = run_args(manifests)
+    assert args.namespace == [] and not args.all_namespaces
+    assert (args.health_port, args.metrics_port, args.log_format) == (8080, 9090, "json")
+    assert args.aws_endpoint_url is None and args.aws_region is None
+    chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
+    assert container(manifests)["image"] == f"dynamo-backup-role-operator:{chart['appVersion']}"
+
+
+def test_the_pod_is_locked_down(helm: Helm) -> None:
+    manifests = render(helm)
+    pod = one(manifests, "Deployment")["spec"]["template"]["spec"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["runAsUser"] != 0
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    security = container(manifests)["securityContext"]
+    assert security["readOnlyRootFilesystem"] is True
+    assert security["allowPrivilegeEscalation"] is False
+    assert security["capabilities"] == {"drop": ["ALL"]}
+    # The read-only root needs a writable /tmp, and HOME points there.
+    (mount,) = container(manifests)["volumeMounts"]
+    assert mount["mountPath"] == "/tmp"
+    assert {"name": "HOME", "value": "/tmp"} in container(manifests)["env"]
+    assert any(v["name"] == mount["name"] and "emptyDir" in v for v in pod["volumes"])
+    resources = container(manifests)["resources"]
+    assert set(resources) == {"requests", "limits"}
+
+
+def test_probes_hit_the_health_port(helm: Helm) -> None:
+    manifests = render(helm, {"operator": {"healthPort": 8181, "metricsPort": 9191}})
+    main = container(manifests)
+    ports = {p["name"]: p["containerPort"] for p in main["ports"]}
+    assert ports == {"health": 8181, "metrics": 9191}
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+        assert main[probe]["httpGet"] == {"path": "/healthz", "port": "health"}
+    args = run_args(manifests)
+    assert (args.health_port, args.metrics_port) == (8181, 9191)
+
+
+def rules_of(manifest: Manifest) -> list[tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]]:
+    return [
+        (tuple(r["apiGroups"]), tuple(r["resources"]), tuple(r["verbs"])) for r in manifest["rules"]
+    ]
+
+
+OPERATOR_RULES = [
+    ((GROUP,), (PLURAL,), ("list", "watch", "patch")),
+    ((GROUP,), (f"{PLURAL}/status",), ("patch",)),
+    (("",), ("events",), ("create",)),
+]
+CRD_WATCH = (("apiextensions.k8s.io",), ("customresourcedefinitions",), ("list", "watch"))
+NAMESPACE_WATCH = (("",), ("namespaces",), ("list", "watch"))
+
+
+def test_cluster_wide_rbac_is_the_operator_rules_and_crd_watch(helm: Helm) -> None:
+    manifests = render(helm)
+    role = one(manifests, "ClusterRole")
+    assert rules_of(role) == [*OPERATOR_RULES, CRD_WATCH]
+    binding = one(manifests, "ClusterRoleBinding")
+    assert binding["roleRef"]["name"] == role["metadata"]["name"] == f"{NAMESPACE}-{FULLNAME}"
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": FULLNAME, "namespace": NAMESPACE}
+    ]
+
+
+def test_watch_namespaces_switches_to_roles_and_namespace_flags(helm: Helm) -> None:
+    manifests = render(helm, {"watchNamespaces": ["team-a", "team-b"]})
+    assert kinds(manifests) == sorted(
+        [
+            "ClusterRole",
+            "ClusterRoleBinding",
+            "Deployment",
+            "Service",
+            "ServiceAccount",
+            *["Role", "RoleBinding"] * 2,
+        ]
+    )
+    # Cluster-wide only kopf's read-only observation remains.
+    assert rules_of(one(manifests, "ClusterRole")) == [CRD_WATCH, NAMESPACE_WATCH]
+    for namespace in ("team-a", "team-b"):
+        role = one(manifests, "Role", namespace)
+        assert rules_of(role) == OPERATOR_RULES
+        binding = one(manifests, "RoleBinding", namespace)
+        assert binding["roleRef"] == {
+            "apiGroup": "rbac.authorization.k8s.io",
+            "kind": "Role",
+            "name": role["metadata"]["name"],
+        }
+        assert binding["subjects"][0]["namespace"] == NAMESPACE
+    assert run_args(manifests).namespace == ["team-a", "team-b"]
+
+
+def test_aws_and_operator_values_become_flags(helm: Helm) -> None:
+    values = {
+        "aws": {"region": "eu-central-1", "endpointUrl": "http://moto.test:5000", "maxAttempts": 4},
+        "operator": {"driftTick": 2.5, "retryDelay": 7, "logLevel": "debug", "logFormat": "text"},
+    }
+    args = run_args(render(helm, values))
+    assert (args.aws_region, args.aws_endpoint_url, args.aws_max_attempts) == (
+        "eu-central-1",
+        "http://moto.test:5000",
+        4,
+    )
+    assert (args.drift_tick, args.retry_delay, args.log_level, args.log_format) == (
+        2.5,
+        7.0,
+        "debug",
+        "text",
+    )
+
+
+def test_pod_placement_identity_and_image_values(helm: Helm) -> None:
+    digest = "sha256:" + "a" * 64
+    values = {
+        "image": {"repository": "registry.example/dbr", "digest": digest, "pullPolicy": "Always"},
+        "serviceAccount": {
+            "annotations": {"eks.amazonaws.com/role-arn": "arn:aws:iam::111122223333:role/dbr"}
+        },
+        "extraEnv": [{"name": "AWS_STS_REGIONAL_ENDPOINTS", "value": "regional"}],
+        "podAnnotations": {"example.com/team": "platform"},
+        "nodeSelector": {"kubernetes.io/os": "linux"},
+        "tolerations": [{"key": "dedicated", "operator": "Exists", "effect": "NoSchedule"}],
+        "affinity": {"nodeAffinity": {}},
+        "priorityClassName": "system-cluster-critical",
+    }
+    manifests = render(helm, values)
+    pod = one(manifests, "Deployment")["spec"]["template"]
+    assert container(manifests)["image"] == f"registry.example/dbr@{digest}"
+    assert container(manifests)["imagePullPolicy"] == "Always"
+    assert {"name": "AWS_STS_REGIONAL_ENDPOINTS", "value": "regional"} in container(manifests)[
+        "env"
+    ]
+    assert pod["metadata"]["annotations"] == values["podAnnotations"]
+    for key in ("nodeSelector", "tolerations", "affinity", "priorityClassName"):
+        assert pod["spec"][key] == values[key]
+    assert (
+        one(manifests, "ServiceAccount")["metadata"]["annotations"]
+        == values["serviceAccount"]["annotations"]
+    )
+
+
+def test_service_monitor_scrapes_the_metrics_service(helm: Helm) -> None:
+    manifests = render(
+        helm, {"metrics": {"serviceMonitor": {"enabled": True, "labels": {"release": "prom"}}}}
+    )
+    monitor = one(manifests, "ServiceMonitor")
+    service = one(manifests, "Service")
+    assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
+    assert monitor["metadata"]["labels"]["release"] == "prom"
+    selector = monitor["spec"]["selector"]["matchLabels"]
+    assert selector.items() <= service["metadata"]["labels"].items()
+    assert monitor["spec"]["namespaceSelector"] == {"matchNames": [NAMESPACE]}
+    (endpoint,) = monitor["spec"]["endpoints"]
+    (port,) = service["spec"]["ports"]
+    assert endpoint["port"] == port["name"] == "metrics" and endpoint["path"] == "/metrics"
+    assert port["targetPort"] == "metrics"
+    assert (
+        service["spec"]["selector"].items()
+        <= one(manifests, "Deployment")["spec"]["template"]["metadata"]["labels"].items()
+    )
+
+
+def test_optional_objects_can_be_left_out(helm: Helm) -> None:
+    values = {
+        "rbac": {"create": False},
+        "serviceAccount": {"create": False, "name": "existing"},
+        "metrics": {"service": {"enabled": False}},
+    }
+    manifests = render(helm, values)
+    assert kinds(manifests) == ["Deployment"]
+    assert (
+        one(manifests, "Deployment")["spec"]["template"]["spec"]["serviceAccountName"] == "existing"
+    )
+
+
+@pytest.mark.parametrize(
+    ("values", "complaint"),
+    [
+        ({"replicas": 2}, "replicas"),
+        ({"operator": {"driftTick": "fast"}}, "driftTick"),
+        ({"operator": {"driftTick": 0}}, "driftTick"),
+        ({"operator": {"logLevel": "verbose"}}, "logLevel"),
+        ({"operator": {"peering": True}}, "peering"),
+        ({"watchNamespaces": ["Team_A"]}, "watchNamespaces"),
+        ({"watchNamespaces": ["a", "a"]}, "watchNamespaces"),
+        ({"image": {"repository": ""}}, "repository"),
+        ({"image": {"repository": "x", "digest": "latest"}}, "digest"),
+        ({"aws": {"endpointUrl": "moto:5000"}}, "endpointUrl"),
+        ({"metrics": {"service": {"port": 0}}}, "port"),
+        ({"serviceAccount": {"annotations": {"a": 1}}}, "annotations"),
+    ],
+    ids=lambda v: json.dumps(v) if isinstance(v, dict) else v,
+)
+def test_schema_rejects_bad_values(helm: Helm, values: dict[str, Any], complaint: str) -> None:
+    completed = helm(*template_args(values))
+    assert completed.returncode != 0
+    assert "values don't meet the specifications of the schema" in completed.stderr
+    assert complaint in completed.stderr
+
+
+@pytest.mark.parametrize(
+    ("values", "complaint"),
+    [
+        ({"serviceAccount": {"create": False}}, "serviceAccount.name is required"),
+        (
+            {"metrics": {"service": {"enabled": False}, "serviceMonitor": {"enabled": True}}},
+            "needs metrics.service.enabled",
+        ),
+    ],
+)
+def test_inconsistent_values_fail_with_a_reason(
+    helm: Helm, values: dict[str, Any], complaint: str
+) -> None:
+    completed = helm(*template_args(values))
+    assert completed.returncode != 0 and complaint in completed.stderr
