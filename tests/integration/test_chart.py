@@ -1,5 +1,6 @@
-"""The Helm chart rendered by the real helm binary: lint, templates per mode, schema validation.
-No cluster needed (see tests/e2e/test_chart_rbac.py)."""
+"""The Helm chart rendered by the real helm binary: lint, templates per mode, schema validation, and
+the GitOps example rendered by `kubectl kustomize`. No cluster needed (see tests/e2e/test_chart_rbac.py).
+"""
 
 from __future__ import annotations
 
@@ -12,12 +13,13 @@ from typing import Any
 import pytest
 import yaml
 
-from dynamobackup.api.v1alpha1 import GROUP, PLURAL
+from dynamobackup.api.v1alpha1 import GROUP, KIND, PLURAL, DynamoBackupRole
 from dynamobackup.cli.main import build_parser
 from dynamobackup.devenv import binaries
 
 REPO = Path(__file__).parents[2]
 CHART = REPO / "charts" / "dynamo-backup-role-operator"
+GITOPS = REPO / "examples" / "gitops"
 RELEASE, NAMESPACE = "dbr", "dbr-system"
 FULLNAME = f"{RELEASE}-{CHART.name}"
 
@@ -330,3 +332,21 @@ def test_inconsistent_values_fail_with_a_reason(
 ) -> None:
     completed = helm(*template_args(values))
     assert completed.returncode != 0 and complaint in completed.stderr
+
+
+def test_gitops_example_renders_with_kustomize() -> None:
+    completed = subprocess.run(
+        [str(binaries.kubectl_path()), "kustomize", str(GITOPS / "roles")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    documents = [d for d in yaml.safe_load_all(completed.stdout) if d]
+    roles = [d for d in documents if d["kind"] == KIND]
+    assert roles, "the example renders no DynamoBackupRole"
+    namespaces = {d["metadata"]["name"] for d in documents if d["kind"] == "Namespace"}
+    for role in roles:
+        DynamoBackupRole.parse(role)
+        assert role["metadata"]["namespace"] in namespaces
