@@ -176,6 +176,9 @@ class ConditionType(StrEnum):
     COMPLIANT = "Compliant"
     PERMISSIONS_COMPLIANT = "PermissionsCompliant"
     TRUST_COMPLIANT = "TrustCompliant"
+    # kstatus's abnormal-true conditions, so Flux and kstatus-based tools judge health correctly.
+    RECONCILING = "Reconciling"
+    STALLED = "Stalled"
 
 
 class Severity(StrEnum):
@@ -514,7 +517,10 @@ class Condition(_StatusModel):
     type: str = Field(
         min_length=1,
         max_length=316,
-        description="The condition type: Ready, Compliant, PermissionsCompliant, TrustCompliant.",
+        description=(
+            "The condition type: Ready, Compliant, PermissionsCompliant, TrustCompliant, "
+            "Reconciling, Stalled."
+        ),
     )
     status: ConditionStatus = Field(description="True, False or Unknown.")
     reason: ConditionReason | None = Field(
@@ -616,7 +622,8 @@ class DynamoBackupRoleStatus(_StatusModel):
     conditions: list[Condition] | None = Field(
         default=None,
         description="The latest observations: Ready, Compliant, PermissionsCompliant, "
-        "TrustCompliant.",
+        "TrustCompliant, and kstatus's Reconciling (True while a retry is pending) and Stalled "
+        "(True when not Ready and retrying alone will not help).",
         json_schema_extra={
             "x-kubernetes-list-type": "map",
             "x-kubernetes-list-map-keys": ["type"],

@@ -84,7 +84,12 @@ def _conditions(outcome: Outcome, generation: int | None) -> list[Condition]:
         )
 
     report = outcome.report
-    conditions = [make(ConditionType.READY, outcome.ready, *_ready_reason(outcome))]
+    ready_reason = _ready_reason(outcome)
+    conditions = [
+        make(ConditionType.READY, outcome.ready, *ready_reason),
+        make(ConditionType.RECONCILING, *_reconciling(outcome)),
+        make(ConditionType.STALLED, *_stalled(outcome, ready_reason)),
+    ]
     if report is None:
         unknown = ConditionStatus.UNKNOWN
         why = outcome.failure.message if outcome.failure else "not checked yet"
@@ -123,6 +128,22 @@ def _ready_reason(outcome: Outcome) -> tuple[str, str]:
         "NotCompliant",
         "the role is still not compliant after reconciling; see the other conditions",
     )
+
+
+def _reconciling(outcome: Outcome) -> tuple[bool, str, str]:
+    """kstatus InProgress: a transient failure that the operator retries on its own."""
+    failure = outcome.failure
+    if failure is not None and failure.retryable:
+        return True, failure.reason, f"retrying: {failure.message}"
+    return False, "ReconcileFinished", "the last reconcile finished"
+
+
+def _stalled(outcome: Outcome, ready_reason: tuple[str, str]) -> tuple[bool, str, str]:
+    """kstatus Failed: not Ready, and waiting will not change that without someone acting."""
+    retrying = outcome.failure is not None and outcome.failure.retryable
+    if outcome.ready or retrying:
+        return False, "NotStalled", "nothing blocks the role"
+    return True, *ready_reason
 
 
 def _compliant_reason(report: ComplianceReport) -> tuple[str, str]:

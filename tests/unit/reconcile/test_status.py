@@ -37,6 +37,8 @@ def test_compliant_role_is_ready(desired: DesiredRole) -> None:
     )
     assert status.compliant is True and status.observed_generation == 3
     assert condition(status, "Ready") == ("True", "Reconciled")
+    assert condition(status, "Reconciling") == ("False", "ReconcileFinished")
+    assert condition(status, "Stalled") == ("False", "NotStalled")
     assert condition(status, "PermissionsCompliant") == ("True", "AllActionsAllowed")
     assert condition(status, "TrustCompliant") == ("True", "Trusted")
     assert status.missing_actions == [] and status.missing_count == 0
@@ -57,6 +59,7 @@ def test_audit_drift_is_not_ready_with_the_missing_actions() -> None:
     status = build_status(DynamoBackupRoleStatus(), outcome_for(desired, role), 1)
     assert status.compliant is False
     assert condition(status, "Ready") == ("False", "DriftDetected")
+    assert condition(status, "Stalled") == ("True", "DriftDetected")  # kstatus: Failed
     assert condition(status, "PermissionsCompliant") == ("False", "ActionsMissing")
     assert condition(status, "Compliant") == ("False", "Drifted")
     assert status.missing_actions == ["sns:Subscribe"] and status.missing_count == 1
@@ -69,6 +72,8 @@ def test_failure_before_any_verdict_leaves_compliance_unknown(desired: DesiredRo
     )
     assert condition(status, "Ready") == ("False", "AccessDenied")
     assert condition(status, "Compliant") == ("Unknown", "NotChecked")
+    assert condition(status, "Stalled") == ("True", "AccessDenied")
+    assert condition(status, "Reconciling") == ("False", "ReconcileFinished")
     assert status.compliant is None
     message = find_condition(status.conditions or [], "Ready").message  # type: ignore[union-attr]
     assert message == failure.message and "Traceback" not in message
@@ -86,4 +91,14 @@ def test_transition_time_moves_only_when_status_changes(desired: DesiredRole) ->
     ready = find_condition(third.conditions or [], "Ready")
     assert ready is not None and ready.status.value == "False"
     assert ready.last_transition_time == later + timedelta(minutes=10)
-    assert len(third.conditions or []) == 4
+    assert len(third.conditions or []) == 6
+
+
+def test_retryable_failures_are_reconciling_not_stalled(desired: DesiredRole) -> None:
+    failure = Failure("AwsThrottled", "GetRole failed after retries", retryable=True)
+    status = build_status(
+        DynamoBackupRoleStatus(), Outcome(checked_at=T0, desired=desired, failure=failure), 1
+    )
+    assert condition(status, "Reconciling") == ("True", "AwsThrottled")  # kstatus: InProgress
+    assert condition(status, "Stalled") == ("False", "NotStalled")
+    assert condition(status, "Ready") == ("False", "AwsThrottled")
