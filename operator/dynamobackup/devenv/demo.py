@@ -64,7 +64,7 @@ def kubectl(kubeconfig: Path, *args: str) -> str:
     return subprocess.run(command, check=True, capture_output=True, text=True).stdout
 
 
-def apply_examples(kubeconfig: Path) -> None:
+def install_crd(kubeconfig: Path) -> None:
     kubectl(kubeconfig, "apply", "--server-side", "--force-conflicts", "-f", str(CRD_FILE))
     kubectl(
         kubeconfig,
@@ -73,6 +73,9 @@ def apply_examples(kubeconfig: Path) -> None:
         "--timeout=60s",
         "crd/dynamobackuproles.dynamobackup.io",
     )
+
+
+def apply_examples(kubeconfig: Path) -> None:
     kubectl(kubeconfig, "apply", "-f", str(EXAMPLES / "namespace.yaml"))
     kubectl(kubeconfig, "apply", "-f", str(EXAMPLES))
 
@@ -145,6 +148,8 @@ def run(state_dir: Path, timeout: float = 180.0) -> int:
     info = start_environment(state_dir, timeout=timeout)
     say(f"control plane {info.kube_server} and moto {info.aws_endpoint_url} are up")
     seed_aws(info.aws_endpoint_url)
+    # Before the operator starts: kopf may give up on a resource whose CRD appears while it scans.
+    install_crd(Path(info.kubeconfig))
     pid = start_operator(info)
     say(f"operator running (pid {pid}, log {state_dir / 'logs' / 'operator.log'})")
     apply_examples(Path(info.kubeconfig))
