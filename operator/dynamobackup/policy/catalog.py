@@ -7,7 +7,7 @@ whether a pattern grants more than a profile needs.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from functools import cache
 
 from dynamobackup.policy.matching import has_wildcard, wildcard_match
@@ -35,9 +35,6 @@ class ActionCatalog:
     def canonical_name(self, action: str) -> str | None:
         """The catalog's spelling of `action` (e.g. `dynamodb:DescribeTable`), or None if unknown."""
         return self._canonical.get(action.lower())
-
-    def services(self) -> Iterable[str]:
-        return self._by_service.keys()
 
     def expand(self, pattern: str) -> Iterator[str]:
         """Catalog actions matched by an IAM action pattern, in catalog order."""
