@@ -21,16 +21,20 @@ from dynamobackup.aws.errors import describe_failure
 from dynamobackup.aws.observe import PolicyDocumentCache, observe_role
 from dynamobackup.aws.session import AccountAccessError, SessionProvider
 from dynamobackup.policy.catalog import ActionCatalog, default_catalog
-from dynamobackup.policy.document import PolicyDocument
 from dynamobackup.reconcile.compliance import assess
 from dynamobackup.reconcile.desired import DesiredRole, SpecError, desired_role
-from dynamobackup.reconcile.observed import ObservedDocument, ObservedRole
+from dynamobackup.reconcile.observed import ObservedRole
 from dynamobackup.reconcile.outcome import Failure, Outcome
 from dynamobackup.reconcile.ownership import Owner, Ownership
-from dynamobackup.reconcile.plan import Change, blocker, plan_changes, plan_deletion
+from dynamobackup.reconcile.plan import (
+    Change,
+    blocker,
+    deletion_blocker,
+    plan_changes,
+    plan_deletion,
+)
 
 logger = logging.getLogger(__name__)
-EMPTY_DOCUMENT = PolicyDocument(version="2012-10-17", statement=())
 
 
 class _Stop(Exception):
@@ -48,7 +52,6 @@ class _Run:
     desired: DesiredRole | None = None
     role: ObservedRole | None = None
     applied: list[Change] = field(default_factory=list)
-    pending: list[Change] = field(default_factory=list)
 
 
 class RoleManager:
@@ -97,16 +100,12 @@ class RoleManager:
         role = observe_role(iam, run.desired.name, self.cache)
         if role is None:
             return None
-        if owner.ownership_of(role.tags) is not Ownership.OURS:
-            return Failure(
-                "RoleNotOwned", f"role {role.name} is not owned by {owner}; left in place"
-            )
-        role = self._with_instance_profiles(iam, role)
-        if role.instance_profiles:
-            names = ", ".join(role.instance_profiles)
-            return Failure(
-                "RoleInUse", f"role {role.name} is in instance profiles {names}; not deleted"
-            )
+        if owner.ownership_of(role.tags) is Ownership.OURS:
+            # Only worth a call for a role we may delete: IAM refuses to delete one in use.
+            role = self._with_instance_profiles(iam, role)
+        blocked = deletion_blocker(run.desired, role)
+        if blocked is not None:
+            return Failure(blocked.reason, blocked.message)
         self._apply(run, iam, plan_deletion(run.desired, role).changes)
         return None
 
@@ -159,14 +158,12 @@ class RoleManager:
     def _apply(self, run: _Run, iam: Any, changes: tuple[Change, ...]) -> None:
         assert run.desired is not None
         applier = PlanApplier(iam, run.desired.owner, self.cache)
-        run.pending = list(changes)
-        while run.pending:
-            change = run.pending[0]
+        for change in changes:
             try:
                 applier.apply(change)
             except ForeignPolicyError as error:
                 raise _Stop(Failure("PolicyNameTaken", str(error))) from None
-            run.applied.append(run.pending.pop(0))
+            run.applied.append(change)
             metrics.AWS_CHANGES.labels(change.operation).inc()
             logger.info("%s", change.summary)
 
@@ -180,32 +177,13 @@ class RoleManager:
     ) -> Outcome:
         report = None
         if judge and run.desired is not None:
-            report = assess(run.desired, run.role or _absent_role(run.desired), self.catalog)
+            report = assess(run.desired, run.role, self.catalog)
         return Outcome(
             checked_at=started,
             desired=run.desired,
             role=run.role,
             report=report,
             applied=tuple(run.applied),
-            pending=tuple(run.pending),
             failure=failure,
             aws_calls=calls,
         )
-
-
-def _absent_role(desired: DesiredRole) -> ObservedRole:
-    """A role with nothing in it, so a missing role is reported as every action missing."""
-    return ObservedRole(
-        arn=desired.arn,
-        role_id="",
-        name=desired.name,
-        path=desired.path,
-        # Settings as desired: for a role that does not exist, only policies are worth listing.
-        description=desired.settings.description,
-        max_session_duration=desired.settings.max_session_duration,
-        permissions_boundary_arn=desired.settings.permissions_boundary_arn,
-        tags=desired.role_tags,
-        trust=ObservedDocument(EMPTY_DOCUMENT),
-        inline_policies={},
-        attached_policies=(),
-    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import kopf
 
-from dynamobackup.api.v1alpha1 import DynamoBackupRoleStatus
+from dynamobackup.api.v1alpha1 import ConditionType, DynamoBackupRoleStatus, find_condition
 from dynamobackup.reconcile.outcome import Outcome
 
 
@@ -13,14 +13,12 @@ def post_outcome_events(
 ) -> None:
     for change in outcome.applied:
         kopf.info(body, reason=change.operation, message=change.summary)
-    if outcome.failure is not None and outcome.failure.reason != _previous_ready_reason(previous):
+    previous_ready = find_condition(previous.conditions or [], ConditionType.READY)
+    previous_reason = previous_ready.reason if previous_ready else None
+    # One Warning per new failure reason, not one per drift check that meets it again.
+    if outcome.failure is not None and outcome.failure.reason != previous_reason:
         kopf.warn(body, reason=outcome.failure.reason, message=outcome.failure.message)
     _post_compliance_transition(body, previous.compliant, outcome)
-
-
-def _previous_ready_reason(previous: DynamoBackupRoleStatus) -> str | None:
-    ready = next((c for c in previous.conditions or [] if c.type == "Ready"), None)
-    return ready.reason if ready else None
 
 
 def _post_compliance_transition(body: kopf.Body, before: bool | None, outcome: Outcome) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import time
 from datetime import UTC, datetime
 
@@ -14,9 +13,8 @@ from dynamobackup.handlers.events import post_outcome_events
 from dynamobackup.handlers.runtime import Runtime
 from dynamobackup.reconcile.outcome import Failure, Outcome
 from dynamobackup.reconcile.ownership import Owner
+from dynamobackup.reconcile.schedule import drift_check_due, latest_check
 from dynamobackup.reconcile.status import build_status
-
-logger = logging.getLogger(__name__)
 
 
 def reconcile_object(runtime: Runtime, body: kopf.Body, patch: kopf.Patch, trigger: str) -> None:
@@ -85,25 +83,17 @@ def _parse_spec(body: kopf.Body) -> DynamoBackupRoleSpec | None:
 
 
 def _drift_check_due(runtime: Runtime, body: kopf.Body) -> bool:
-    last = _last_check(runtime, body)
-    if last is None or last[1] != body.meta.get("generation"):
-        return False  # the create, update and resume handlers own first checks and spec changes
+    status = DynamoBackupRoleStatus.parse(body.get("status"))
+    from_status = (
+        (status.last_checked_time, status.observed_generation) if status.last_checked_time else None
+    )
+    # Our memory is never older than our last patch; the body the timer sees may be.
+    last = latest_check((from_status, runtime.last_check(body.meta.uid)))
     try:
         period = DynamoBackupRoleSpec.parse(body.get("spec") or {}).drift_check_period
     except ApiError:
         return False
-    return datetime.now(UTC) - last[0] >= period
-
-
-def _last_check(runtime: Runtime, body: kopf.Body) -> tuple[datetime, int | None] | None:
-    """The newer of the status (survives restarts) and our memory (never older than our patch)."""
-    status = DynamoBackupRoleStatus.parse(body.get("status"))
-    remembered = runtime.last_check(body.meta.uid)
-    from_status = (
-        (status.last_checked_time, status.observed_generation) if status.last_checked_time else None
-    )
-    candidates = [check for check in (from_status, remembered) if check is not None]
-    return max(candidates, key=lambda check: check[0]) if candidates else None
+    return drift_check_due(last, body.meta.get("generation"), period, datetime.now(UTC))
 
 
 def _record_metrics(

@@ -10,7 +10,7 @@ from dynamobackup.policy.document import PolicyDocument
 from dynamobackup.policy.evaluate import PermissionReport, evaluate_permissions
 from dynamobackup.policy.trust import TrustReport, analyze_trust, unreadable_trust
 from dynamobackup.reconcile.desired import INLINE_POLICY_NAME, MANAGED_POLICY_PATH, DesiredRole
-from dynamobackup.reconcile.observed import ObservedManagedPolicy, ObservedRole
+from dynamobackup.reconcile.observed import ObservedDocument, ObservedManagedPolicy, ObservedRole
 from dynamobackup.reconcile.ownership import Ownership
 
 
@@ -55,7 +55,11 @@ def foreign_policies(desired: DesiredRole, role: ObservedRole) -> Iterator[str]:
             yield policy.arn
 
 
-def assess(desired: DesiredRole, role: ObservedRole, catalog: ActionCatalog) -> ComplianceReport:
+def assess(
+    desired: DesiredRole, role: ObservedRole | None, catalog: ActionCatalog
+) -> ComplianceReport:
+    """The verdict on `role`; a role that does not exist has every action missing."""
+    role = role or _absent_role(desired)
     identity, unreadable = _identity_documents(role)
     boundary = role.boundary.document.document if role.boundary else None
     if role.boundary and boundary is None:
@@ -107,3 +111,21 @@ def drifted_settings(desired: DesiredRole, role: ObservedRole) -> Iterator[str]:
     # Ownership tags are not the user's setting: Audit never writes them, and that is no drift.
     if any(role.tags.get(key) != value for key, value in settings.tags.items()):
         yield "tags"
+
+
+def _absent_role(desired: DesiredRole) -> ObservedRole:
+    """A role with nothing in it, so a missing role is reported as every action missing."""
+    return ObservedRole(
+        arn=desired.arn,
+        role_id="",
+        name=desired.name,
+        path=desired.path,
+        # Settings as desired: for a role that does not exist, only policies are worth listing.
+        description=desired.settings.description,
+        max_session_duration=desired.settings.max_session_duration,
+        permissions_boundary_arn=desired.settings.permissions_boundary_arn,
+        tags=desired.role_tags,
+        trust=ObservedDocument(PolicyDocument(version="2012-10-17", statement=())),
+        inline_policies={},
+        attached_policies=(),
+    )

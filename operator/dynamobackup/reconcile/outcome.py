@@ -27,7 +27,6 @@ class Outcome:
     role: ObservedRole | None = None
     report: ComplianceReport | None = None
     applied: tuple[Change, ...] = field(default_factory=tuple)
-    pending: tuple[Change, ...] = field(default_factory=tuple)
     failure: Failure | None = None
     aws_calls: int = 0
 

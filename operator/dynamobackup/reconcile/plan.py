@@ -13,7 +13,11 @@ from dataclasses import dataclass, field
 from dynamobackup.api.v1alpha1 import Delivery
 from dynamobackup.policy.document import PolicyDocument
 from dynamobackup.policy.normalize import same_meaning
-from dynamobackup.reconcile.compliance import foreign_policies, is_own_managed_policy
+from dynamobackup.reconcile.compliance import (
+    drifted_settings,
+    foreign_policies,
+    is_own_managed_policy,
+)
 from dynamobackup.reconcile.desired import INLINE_POLICY_NAME, MANAGED_POLICY_PATH, DesiredRole
 from dynamobackup.reconcile.observed import ObservedDocument, ObservedRole
 from dynamobackup.reconcile.ownership import Ownership, owner_from_tags
@@ -241,6 +245,20 @@ def plan_changes(desired: DesiredRole, role: ObservedRole | None) -> Plan:
     return Plan(tuple(changes))
 
 
+def deletion_blocker(desired: DesiredRole, role: ObservedRole) -> Blocked | None:
+    """A reason deletionPolicy Delete must leave the role in place, or None."""
+    if desired.owner.ownership_of(role.tags) is not Ownership.OURS:
+        return Blocked(
+            "RoleNotOwned", f"role {role.name} is not owned by {desired.owner}; left in place"
+        )
+    if role.instance_profiles:
+        names = ", ".join(role.instance_profiles)
+        return Blocked(
+            "RoleInUse", f"role {role.name} is in instance profiles {names}; not deleted"
+        )
+    return None
+
+
 def plan_deletion(desired: DesiredRole, role: ObservedRole) -> Plan:
     """Empty the role and delete it; only our own managed policies are deleted, others detached."""
     changes: list[Change] = [
@@ -280,12 +298,10 @@ def _trust_changes(desired: DesiredRole, role: ObservedRole) -> Iterator[Change]
 
 def _setting_changes(desired: DesiredRole, role: ObservedRole) -> Iterator[Change]:
     settings = desired.settings
-    if (role.description, role.max_session_duration) != (
-        settings.description,
-        settings.max_session_duration,
-    ):
+    drifted = set(drifted_settings(desired, role))
+    if drifted & {"description", "maxSessionDuration"}:
         yield UpdateRole(role.name, settings.description, settings.max_session_duration)
-    if role.permissions_boundary_arn != settings.permissions_boundary_arn:
+    if "permissionsBoundaryArn" in drifted:
         if settings.permissions_boundary_arn is None:
             yield DeleteRolePermissionsBoundary(role.name)
         else:

@@ -163,3 +163,15 @@ def test_missing_ownership_tags_are_not_drift_but_user_tags_are() -> None:
     ).compliant
     report = assess(desired, observed_from(desired, tags={}), default_catalog())
     assert report.drifted_settings == ("tags",)
+
+
+def test_a_role_that_does_not_exist_misses_everything_and_nothing_else(
+    desired: DesiredRole,
+) -> None:
+    report = assess(desired, None, default_catalog())
+    assert report.permissions.missing == desired.required_actions
+    assert [f.code.value for f in report.trust.findings] == [
+        "BackupServiceNotTrusted",
+        "ApplianceNotTrusted",
+    ]
+    assert report.drifted_settings == () and report.foreign_policies == ()

@@ -224,3 +224,12 @@ def test_every_change_has_a_summary(desired: DesiredRole) -> None:
     ):
         assert change.summary and change.operation[0].isupper()
     assert MANAGED_POLICY_PATH in p.plan_changes(managed, None).changes[1].summary
+
+
+def test_deletion_is_blocked_for_roles_not_ours_or_in_use() -> None:
+    managed = desired_role(make_spec(deletionPolicy="Delete"), OWNER)
+    assert p.deletion_blocker(managed, observed_from(managed)) is None
+    not_ours = p.deletion_blocker(managed, observed_from(managed, tags={}))
+    assert not_ours is not None and not_ours.reason == "RoleNotOwned"
+    in_use = p.deletion_blocker(managed, observed_from(managed, instance_profiles=("ec2-backup",)))
+    assert in_use is not None and in_use.reason == "RoleInUse" and "ec2-backup" in in_use.message

@@ -1,0 +1,29 @@
+"""The drift timer's decision: re-check a handled generation once its interval has passed."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from dynamobackup.reconcile.schedule import drift_check_due, latest_check
+
+T0 = datetime(2026, 11, 28, 12, 0, 0, tzinfo=UTC)
+PERIOD = timedelta(minutes=10)
+
+
+def test_due_only_after_the_interval() -> None:
+    assert not drift_check_due((T0, 3), 3, PERIOD, T0 + timedelta(minutes=9, seconds=59))
+    assert drift_check_due((T0, 3), 3, PERIOD, T0 + PERIOD)
+
+
+def test_first_checks_and_spec_changes_are_left_to_the_change_handlers() -> None:
+    assert not drift_check_due(None, 1, PERIOD, T0 + timedelta(days=1))
+    assert not drift_check_due((T0, 2), 3, PERIOD, T0 + timedelta(days=1))
+
+
+def test_the_newest_record_of_the_last_check_wins() -> None:
+    stale_status = (T0, 1)
+    memory = (T0 + timedelta(minutes=5), 1)
+    assert latest_check((stale_status, memory)) == memory
+    assert latest_check((None, memory)) == memory
+    assert latest_check((None, None)) is None
+    assert not drift_check_due(latest_check((stale_status, memory)), 1, PERIOD, T0 + PERIOD)
