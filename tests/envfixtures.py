@@ -8,7 +8,7 @@ KUBECONFIG, `control_plane` is that (test) cluster instead of a local one.
     control_plane  session  Cluster: .kubeconfig (Path), .server (str), .api_client() -> new ApiClient
     k8s            session  kubernetes.client.ApiClient, cluster admin, shared
     namespace      test     str: a fresh namespace, deleted with its contents after the test
-    crd_installed  session  the generated DynamoBackupRole CRD, installed (and left installed)
+    crd_installed  session  the generated CRDs of every kind, installed (and left installed)
     moto_server    session  MotoServer: .url, .pid, .environment(), .reset(), .helper()
     aws            test     AwsHelper on a reset moto, AWS_* variables pointed at it for the test
 """
@@ -64,7 +64,8 @@ def namespace(k8s: ApiClient, request: pytest.FixtureRequest) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def crd_installed(k8s: ApiClient) -> None:
-    kube.install_crd(k8s, crdgen.crd())
+    for crd in crdgen.crds():
+        kube.install_crd(k8s, crd)
 
 
 @pytest.fixture(scope="session")

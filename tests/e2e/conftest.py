@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,8 +14,6 @@ from dynamobackup.api.v1alpha1 import GROUP, PLURAL, VERSION
 from dynamobackup.devenv.controlplane import Cluster
 from dynamobackup.devenv.moto_server import MotoServer
 from dynamobackup.devenv.operator_process import OperatorProcess
-
-CRD_FILE = Path(__file__).parents[2] / "crds" / "dynamobackup.io_dynamobackuproles.yaml"
 
 
 @pytest.fixture(scope="session")

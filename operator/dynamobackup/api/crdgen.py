@@ -1,9 +1,9 @@
-"""Generates the DynamoBackupRole CRD and its API reference from the pydantic models.
+"""Generates the CRDs of every kind and their API reference from the pydantic models.
 
     python -m dynamobackup.api.crdgen --write crds/ --docs docs/api.md   # regenerate
     python -m dynamobackup.api.crdgen --check crds/ --docs docs/api.md   # exit 1 if stale
     python -m dynamobackup.api.crdgen --write crds/ charts/NAME/crds/    # several copies
-    python -m dynamobackup.api.crdgen                                    # CRD YAML to stdout
+    python -m dynamobackup.api.crdgen                                    # CRDs' YAML to stdout
 
 Pydantic emits JSON Schema (2020-12); a CRD needs a *structural* OpenAPI v3 schema: every node
 has a type, no `$ref`, no `anyOf`/`oneOf` of different types, no `uniqueItems`,
@@ -26,14 +26,9 @@ import yaml
 from pydantic import BaseModel
 
 from dynamobackup.api import v1alpha1
-from dynamobackup.api.v1alpha1 import DynamoBackupRoleSpec, DynamoBackupRoleStatus
+from dynamobackup.api.v1alpha1 import KINDS, ROLE, KindInfo
 
-CRD_FILENAME = f"{v1alpha1.GROUP}_{v1alpha1.PLURAL}.yaml"
 REGENERATE = "python -m dynamobackup.api.crdgen --write crds/ --docs docs/api.md (or `make crds`)"
-YAML_HEADER = (
-    "# Generated from operator/dynamobackup/api/v1alpha1.py; do not edit.\n"
-    f"# Regenerate with: {REGENERATE}\n"
-)
 
 Schema = dict[str, Any]
 
@@ -198,48 +193,65 @@ def _ordered_rule(rule: Mapping[str, str]) -> dict[str, str]:
     return {key: rule[key] for key in sorted(rule, key=lambda key: (order.index(key), key))}
 
 
-def resource_schema() -> Schema:
-    """The openAPIV3Schema of the whole object."""
+def resource_schema(kind: KindInfo = ROLE) -> Schema:
+    """The openAPIV3Schema of a whole object of `kind`."""
     return {
-        "description": v1alpha1.RESOURCE_DESCRIPTION,
+        "description": kind.description,
         "type": "object",
         "required": ["spec"],
         "properties": {
             **copy.deepcopy(STANDARD_FIELDS),
-            "spec": structural_schema(DynamoBackupRoleSpec),
-            "status": structural_schema(DynamoBackupRoleStatus),
+            "spec": structural_schema(kind.spec),
+            "status": structural_schema(kind.status),
         },
     }
 
 
-def crd() -> dict[str, Any]:
-    """The CustomResourceDefinition (apiextensions.k8s.io/v1)."""
+def crd(kind: KindInfo = ROLE) -> dict[str, Any]:
+    """The CustomResourceDefinition (apiextensions.k8s.io/v1) of `kind`."""
+    names: dict[str, Any] = {
+        "kind": kind.kind,
+        "listKind": kind.list_kind,
+        "plural": kind.plural,
+        "singular": kind.singular,
+    }
+    if kind.short_names:
+        names["shortNames"] = list(kind.short_names)
+    if kind.categories:
+        names["categories"] = list(kind.categories)
     return {
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
-        "metadata": {"name": v1alpha1.CRD_NAME},
+        "metadata": {"name": kind.crd_name},
         "spec": {
             "group": v1alpha1.GROUP,
-            "names": {
-                "kind": v1alpha1.KIND,
-                "listKind": v1alpha1.LIST_KIND,
-                "plural": v1alpha1.PLURAL,
-                "singular": v1alpha1.SINGULAR,
-                "shortNames": [v1alpha1.SHORT_NAME],
-            },
-            "scope": "Namespaced",
+            "names": names,
+            "scope": kind.scope,
             "versions": [
                 {
                     "name": v1alpha1.VERSION,
                     "served": True,
                     "storage": True,
                     "subresources": {"status": {}},
-                    "additionalPrinterColumns": copy.deepcopy(list(v1alpha1.PRINTER_COLUMNS)),
-                    "schema": {"openAPIV3Schema": resource_schema()},
+                    "additionalPrinterColumns": copy.deepcopy(list(kind.printer_columns)),
+                    "schema": {"openAPIV3Schema": resource_schema(kind)},
                 }
             ],
         },
     }
+
+
+def crds() -> list[dict[str, Any]]:
+    """The CRDs of every kind of the API."""
+    return [crd(kind) for kind in KINDS]
+
+
+def crd_filename(kind: KindInfo) -> str:
+    return f"{v1alpha1.GROUP}_{kind.plural}.yaml"
+
+
+def _source_file(kind: KindInfo) -> str:
+    return "operator/" + kind.spec.__module__.replace(".", "/") + ".py"
 
 
 class _PlainDumper(yaml.SafeDumper):
@@ -260,9 +272,17 @@ def to_yaml(document: Any) -> str:
     )
 
 
-def crd_yaml() -> str:
-    """The CRD as the committed YAML file."""
-    return YAML_HEADER + to_yaml(crd())
+def crd_yaml(kind: KindInfo = ROLE) -> str:
+    """The CRD of `kind` as the committed YAML file."""
+    header = (
+        f"# Generated from {_source_file(kind)}; do not edit.\n# Regenerate with: {REGENERATE}\n"
+    )
+    return header + to_yaml(crd(kind))
+
+
+def all_crds_yaml() -> str:
+    """Every CRD in one multi-document YAML stream, e.g. for `kubectl apply -f -`."""
+    return "---\n".join(crd_yaml(kind) for kind in KINDS)
 
 
 # --- API reference ------------------------------------------------------------------------
@@ -375,48 +395,54 @@ def _code(value: Any) -> str:
     return f"`{shown.removesuffix('...').strip()}`"
 
 
-EXAMPLE_SPEC: dict[str, Any] = {
-    "account": {"id": "111122223333"},
-    "roleName": "VeeamDynamoDBBackup",
-    "scope": {"operations": ["BackupPolicy", "Restore"]},
-    "trust": {"applianceAccountId": "444455556666", "externalId": "veeam-appliance-1"},
-}
-
-
 def docs_markdown() -> str:
-    """The API reference (docs/api.md)."""
-    schema = resource_schema()
+    """The API reference (docs/api.md): every kind, in the order of KINDS."""
     lines = [
-        "# DynamoBackupRole API reference",
+        "# dynamobackup.io API reference",
         "",
-        "<!-- Generated from operator/dynamobackup/api/v1alpha1.py; do not edit. -->",
+        "<!-- Generated from operator/dynamobackup/api/v1alpha1/; do not edit. -->",
         f"<!-- Regenerate with: {REGENERATE} -->",
         "",
-        f"`apiVersion: {v1alpha1.API_VERSION}`, `kind: {v1alpha1.KIND}`: namespaced; plural "
-        f"`{v1alpha1.PLURAL}`, singular `{v1alpha1.SINGULAR}`, short name "
-        f"`{v1alpha1.SHORT_NAME}`; status subresource.",
+        "Kinds: " + ", ".join(f"[{kind.kind}](#{kind.kind.lower()})" for kind in KINDS) + ".",
         "",
-        v1alpha1.RESOURCE_DESCRIPTION,
-        "",
-        *_example_section(),
-        *_fields_section("Spec", schema["properties"]["spec"], "spec"),
-        *_fields_section("Status", schema["properties"]["status"], "status"),
-        *_rules_section(schema),
-        *_columns_section(),
     ]
+    for kind in KINDS:
+        lines += _kind_section(kind)
     return "\n".join(lines).rstrip() + "\n"
 
 
-def _example_section() -> list[str]:
+def _kind_section(kind: KindInfo) -> list[str]:
+    schema = resource_schema(kind)
+    short = f", short name `{', '.join(kind.short_names)}`" if kind.short_names else ""
+    return [
+        f"## {kind.kind}",
+        "",
+        f"`apiVersion: {v1alpha1.API_VERSION}`, `kind: {kind.kind}`: {kind.scope.lower()}; "
+        f"plural `{kind.plural}`, singular `{kind.singular}`{short}; status subresource.",
+        "",
+        kind.description,
+        "",
+        *_example_section(kind),
+        *_fields_section("Spec", schema["properties"]["spec"], "spec"),
+        *_fields_section("Status", schema["properties"]["status"], "status"),
+        *_rules_section(schema),
+        *_columns_section(kind),
+    ]
+
+
+def _example_section(kind: KindInfo) -> list[str]:
+    metadata: dict[str, Any] = {"name": f"example-{kind.singular}"}
+    if kind.scope == "Namespaced":
+        metadata["namespace"] = "backup"
     manifest = {
         "apiVersion": v1alpha1.API_VERSION,
-        "kind": v1alpha1.KIND,
-        "metadata": {"name": "veeam-dynamodb", "namespace": "backup"},
-        "spec": EXAMPLE_SPEC,
+        "kind": kind.kind,
+        "metadata": metadata,
+        "spec": dict(kind.example_spec),
     }
-    defaulted = DynamoBackupRoleSpec.parse(EXAMPLE_SPEC).to_dict()
+    defaulted = kind.spec.parse(kind.example_spec).to_dict()
     return [
-        "## Example",
+        "### Example",
         "",
         "```yaml",
         to_yaml(manifest).rstrip(),
@@ -433,7 +459,7 @@ def _example_section() -> list[str]:
 
 def _fields_section(title: str, node: Schema, path: str) -> list[str]:
     lines = [
-        f"## {title}",
+        f"### {title}",
         "",
         "| Field | Type | Required | Default | Constraints | Description |",
         "| --- | --- | --- | --- | --- | --- |",
@@ -453,7 +479,7 @@ def _fields_section(title: str, node: Schema, path: str) -> list[str]:
 
 def _rules_section(schema: Schema) -> list[str]:
     lines = [
-        "## Validation rules (CEL)",
+        "### Validation rules (CEL)",
         "",
         "Evaluated by the API server; `self` is the value at the path. Rules with `oldSelf` "
         "apply to updates only.",
@@ -468,14 +494,14 @@ def _rules_section(schema: Schema) -> list[str]:
     return [*lines, ""]
 
 
-def _columns_section() -> list[str]:
+def _columns_section(kind: KindInfo) -> list[str]:
     lines = [
-        "## kubectl columns",
+        "### kubectl columns",
         "",
         "| Column | Type | JSONPath | Shown |",
         "| --- | --- | --- | --- |",
     ]
-    for column in v1alpha1.PRINTER_COLUMNS:
+    for column in kind.printer_columns:
         shown = "with `-o wide`" if column.get("priority", 0) > 0 else "always"
         lines.append(
             f"| {column['name']} | {column['type']} | `{_cell(column['jsonPath'])}` | {shown} |"
@@ -488,7 +514,9 @@ def _columns_section() -> list[str]:
 
 def _outputs(crd_dirs: Sequence[Path], docs_path: Path | None) -> dict[Path, str]:
     # Every directory gets the same bytes: the Helm chart ships a copy of crds/.
-    outputs = {crd_dir / CRD_FILENAME: crd_yaml() for crd_dir in crd_dirs}
+    outputs = {
+        crd_dir / crd_filename(kind): crd_yaml(kind) for crd_dir in crd_dirs for kind in KINDS
+    }
     if docs_path is not None:
         outputs[docs_path] = docs_markdown()
     return outputs
@@ -516,11 +544,11 @@ def _check(outputs: Mapping[Path, str]) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m dynamobackup.api.crdgen",
-        description="Generate the DynamoBackupRole CRD (and API docs) from the models.",
+        description="Generate the CRDs of the dynamobackup.io API (and its docs) from the models.",
     )
     target = parser.add_mutually_exclusive_group()
     target.add_argument(
-        "--write", metavar="DIR", type=Path, nargs="+", help=f"write DIR/{CRD_FILENAME}"
+        "--write", metavar="DIR", type=Path, nargs="+", help="write the CRD files into DIR"
     )
     target.add_argument(
         "--check", metavar="DIR", type=Path, nargs="+", help="exit 1 if a DIR is stale"
@@ -535,7 +563,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _check(_outputs(args.check, args.docs))
     if args.docs is not None:
         return _write({args.docs: docs_markdown()})
-    sys.stdout.write(crd_yaml())
+    sys.stdout.write(all_crds_yaml())
     return 0
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from kubernetes.client import ApiClient, CustomObjectsApi
 
-from dynamobackup.api.v1alpha1 import GROUP, PLURAL, VERSION
+from dynamobackup.api.v1alpha1 import GROUP, KINDS, PLURAL, VERSION
 from dynamobackup.devenv.background import OPERATOR_PID_FILE, EnvInfo, start_environment
 from dynamobackup.devenv.binaries import kubectl_path
 from dynamobackup.devenv.controlplane import api_client_from_kubeconfig
@@ -28,7 +28,7 @@ from dynamobackup.devenv.processes import pid_alive
 
 REPO = Path(__file__).resolve().parents[3]
 EXAMPLES = REPO / "examples"
-CRD_FILE = REPO / "crds" / "dynamobackup.io_dynamobackuproles.yaml"
+CRD_DIR = REPO / "crds"
 LEGACY_SEED = EXAMPLES / "aws-seed" / "legacy-veeam-backup.json"
 LEGACY_ROLE = "legacy-veeam-backup"
 CROSS_ACCOUNT = ("222222222222", "dynamobackup-operator", "dynamobackup-operator-ext")
@@ -64,15 +64,10 @@ def kubectl(kubeconfig: Path, *args: str) -> str:
     return subprocess.run(command, check=True, capture_output=True, text=True).stdout
 
 
-def install_crd(kubeconfig: Path) -> None:
-    kubectl(kubeconfig, "apply", "--server-side", "--force-conflicts", "-f", str(CRD_FILE))
-    kubectl(
-        kubeconfig,
-        "wait",
-        "--for=condition=Established",
-        "--timeout=60s",
-        "crd/dynamobackuproles.dynamobackup.io",
-    )
+def install_crds(kubeconfig: Path) -> None:
+    kubectl(kubeconfig, "apply", "--server-side", "--force-conflicts", "-f", str(CRD_DIR))
+    names = [f"crd/{kind.crd_name}" for kind in KINDS]
+    kubectl(kubeconfig, "wait", "--for=condition=Established", "--timeout=60s", *names)
 
 
 def apply_examples(kubeconfig: Path) -> None:
@@ -149,7 +144,7 @@ def run(state_dir: Path, timeout: float = 180.0) -> int:
     say(f"control plane {info.kube_server} and moto {info.aws_endpoint_url} are up")
     seed_aws(info.aws_endpoint_url)
     # Before the operator starts: kopf may give up on a resource whose CRD appears while it scans.
-    install_crd(Path(info.kubeconfig))
+    install_crds(Path(info.kubeconfig))
     pid = start_operator(info)
     say(f"operator running (pid {pid}, log {state_dir / 'logs' / 'operator.log'})")
     apply_examples(Path(info.kubeconfig))

@@ -13,6 +13,7 @@ import yaml
 
 import dynamobackup
 from dynamobackup.api import crdgen
+from dynamobackup.api.v1alpha1 import KINDS
 
 from .valuesdoc import BEGIN, END, INSTALL_DOC, leaves, render
 
@@ -22,13 +23,14 @@ SCHEMA = json.loads((CHART / "values.schema.json").read_text())
 VALUES = yaml.safe_load((CHART / "values.yaml").read_text())
 
 
-def test_chart_crd_is_the_generated_crd_byte_for_byte() -> None:
+def test_chart_crds_are_the_generated_crds_byte_for_byte() -> None:
     chart_crds = sorted((CHART / "crds").iterdir())
-    assert [p.name for p in chart_crds] == [crdgen.CRD_FILENAME]
-    generated = (REPO / "crds" / crdgen.CRD_FILENAME).read_bytes()
-    assert chart_crds[0].read_bytes() == generated, (
-        "charts/dynamo-backup-role-operator/crds/ is stale; regenerate with `make crds`"
-    )
+    assert [p.name for p in chart_crds] == sorted(crdgen.crd_filename(k) for k in KINDS)
+    for chart_crd in chart_crds:
+        generated = (REPO / "crds" / chart_crd.name).read_bytes()
+        assert chart_crd.read_bytes() == generated, (
+            "charts/dynamo-backup-role-operator/crds/ is stale; regenerate with `make crds`"
+        )
 
 
 def test_chart_app_version_is_the_project_version() -> None:
