@@ -19,11 +19,11 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from dynamobackup.api.v1alpha1 import GROUP, PLURAL, VERSION
 from dynamobackup.aws.calls import MUTATING_PREFIXES
-from dynamobackup.devenv import binaries, kube
-from dynamobackup.devenv.controlplane import ControlPlane
-from dynamobackup.devenv.demo import CRD_FILE, kubectl
-from dynamobackup.devenv.moto_server import MotoServer
-from dynamobackup.devenv.operator_process import OperatorProcess
+from dynamobackup_devenv import binaries, kube
+from dynamobackup_devenv.controlplane import ControlPlane
+from dynamobackup_devenv.demo import CRD_FILE, kubectl
+from dynamobackup_devenv.moto_server import MotoServer
+from dynamobackup_devenv.operator_process import OperatorProcess
 
 NAMESPACE = "bench"
 

@@ -24,9 +24,9 @@ import pytest
 from kubernetes.client import ApiClient
 
 from dynamobackup.api import crdgen
-from dynamobackup.devenv import binaries, kube
-from dynamobackup.devenv.controlplane import Cluster, ControlPlane, cluster_from_environment
-from dynamobackup.devenv.moto_server import AwsHelper, MotoServer
+from dynamobackup_devenv import binaries, kube
+from dynamobackup_devenv.controlplane import Cluster, ControlPlane, cluster_from_environment
+from dynamobackup_devenv.moto_server import AwsHelper, MotoServer
 
 
 @pytest.fixture(scope="session")

@@ -11,9 +11,9 @@ from kubernetes.client import ApiClient, CoreV1Api, CustomObjectsApi
 from kubernetes.client.exceptions import ApiException
 
 from dynamobackup.api.v1alpha1 import GROUP, PLURAL, VERSION
-from dynamobackup.devenv.controlplane import Cluster
-from dynamobackup.devenv.moto_server import MotoServer
-from dynamobackup.devenv.operator_process import OperatorProcess
+from dynamobackup_devenv.controlplane import Cluster
+from dynamobackup_devenv.moto_server import MotoServer
+from dynamobackup_devenv.operator_process import OperatorProcess
 
 
 @pytest.fixture(scope="session")

@@ -31,10 +31,10 @@ from kubernetes.client import (
 from kubernetes.client.exceptions import ApiException
 
 from dynamobackup.api.v1alpha1 import CRD_NAME, GROUP, PLURAL, VERSION
-from dynamobackup.devenv import binaries, kube
-from dynamobackup.devenv.controlplane import Cluster, api_client_from_kubeconfig
-from dynamobackup.devenv.moto_server import AwsHelper, MotoServer
-from dynamobackup.devenv.operator_process import OperatorProcess
+from dynamobackup_devenv import binaries, kube
+from dynamobackup_devenv.controlplane import Cluster, api_client_from_kubeconfig
+from dynamobackup_devenv.moto_server import AwsHelper, MotoServer
+from dynamobackup_devenv.operator_process import OperatorProcess
 
 from .conftest import DbrClient, condition, wait_for
 

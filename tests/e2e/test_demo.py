@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from dynamobackup.devenv.processes import pid_alive
+from dynamobackup_devenv.processes import pid_alive
 
 DBR = [sys.executable, "-m", "dynamobackup.cli.main"]
 

@@ -7,10 +7,10 @@ from collections.abc import Iterator
 import pytest
 from kubernetes.client import ApiClient
 
-from dynamobackup.devenv import demo, kube
-from dynamobackup.devenv.controlplane import Cluster
-from dynamobackup.devenv.moto_server import AwsHelper
-from dynamobackup.devenv.operator_process import OperatorProcess
+from dynamobackup_devenv import demo, kube
+from dynamobackup_devenv.controlplane import Cluster
+from dynamobackup_devenv.moto_server import AwsHelper
+from dynamobackup_devenv.operator_process import OperatorProcess
 
 
 @pytest.fixture

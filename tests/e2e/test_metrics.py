@@ -6,8 +6,8 @@ import uuid
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from dynamobackup.devenv.moto_server import AwsHelper
-from dynamobackup.devenv.operator_process import OperatorProcess
+from dynamobackup_devenv.moto_server import AwsHelper
+from dynamobackup_devenv.operator_process import OperatorProcess
 
 from .conftest import DbrClient, condition
 

@@ -9,9 +9,9 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from dynamobackup.devenv import binaries
-from dynamobackup.devenv.controlplane import Cluster
-from dynamobackup.devenv.moto_server import AwsHelper
+from dynamobackup_devenv import binaries
+from dynamobackup_devenv.controlplane import Cluster
+from dynamobackup_devenv.moto_server import AwsHelper
 
 from .conftest import DbrClient, condition, wait_for
 

@@ -30,10 +30,10 @@ from botocore.exceptions import ClientError
 from kubernetes.client import ApiClient
 
 from dynamobackup.api import crdgen
-from dynamobackup.devenv import kube
-from dynamobackup.devenv.controlplane import ControlPlane
-from dynamobackup.devenv.moto_server import MotoServer, aws_environment, moto_client
-from dynamobackup.devenv.operator_process import OperatorProcess
+from dynamobackup_devenv import kube
+from dynamobackup_devenv.controlplane import ControlPlane
+from dynamobackup_devenv.moto_server import MotoServer, aws_environment, moto_client
+from dynamobackup_devenv.operator_process import OperatorProcess
 from envfixtures import namespace_name
 
 from .conftest import DbrClient, condition, wait_for

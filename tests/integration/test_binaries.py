@@ -9,8 +9,8 @@ from pathlib import Path
 from kubernetes import client
 from kubernetes.client import ApiClient
 
-from dynamobackup.devenv import binaries
-from dynamobackup.devenv.controlplane import Cluster, ControlPlane
+from dynamobackup_devenv import binaries
+from dynamobackup_devenv.controlplane import Cluster, ControlPlane
 
 
 def _output(*args: str) -> str:

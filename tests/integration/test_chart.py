@@ -15,7 +15,7 @@ import yaml
 
 from dynamobackup.api.v1alpha1 import GROUP, KIND, PLURAL, DynamoBackupRole
 from dynamobackup.cli.main import build_parser
-from dynamobackup.devenv import binaries
+from dynamobackup_devenv import binaries
 
 REPO = Path(__file__).parents[2]
 CHART = REPO / "charts" / "dynamo-backup-role-operator"

@@ -29,8 +29,8 @@ from dynamobackup.api.v1alpha1 import (
     ProfileStatus,
     TrustFinding,
 )
-from dynamobackup.devenv import binaries, kube
-from dynamobackup.devenv.controlplane import Cluster
+from dynamobackup_devenv import binaries, kube
+from dynamobackup_devenv.controlplane import Cluster
 
 MINIMAL: dict[str, Any] = {
     "account": {"id": "111122223333"},

@@ -13,8 +13,8 @@ import pytest
 
 from dynamobackup.cli import dev
 from dynamobackup.cli.main import OneLineErrorParser
-from dynamobackup.devenv import binaries
-from dynamobackup.devenv.processes import group_members, pid_alive
+from dynamobackup_devenv import binaries
+from dynamobackup_devenv.processes import group_members, pid_alive
 
 
 def run_dev(*argv: str) -> int:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from dynamobackup.devenv.controlplane import (
+from dynamobackup_devenv.controlplane import (
     ControlPlane,
     ExistingCluster,
     UnsafeClusterError,

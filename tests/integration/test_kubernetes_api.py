@@ -10,7 +10,7 @@ import pytest
 from kubernetes import client
 from kubernetes.client import ApiClient, ApiException
 
-from dynamobackup.devenv import kube
+from dynamobackup_devenv import kube
 
 GROUP = "envtest.dbr.example.com"
 VERSION = "v1"

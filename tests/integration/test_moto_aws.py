@@ -8,7 +8,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from dynamobackup.devenv.moto_server import DEFAULT_ACCOUNT_ID, AwsHelper
+from dynamobackup_devenv.moto_server import DEFAULT_ACCOUNT_ID, AwsHelper
 
 OTHER_ACCOUNT = "222233334444"
 THIRD_ACCOUNT = "555566667777"

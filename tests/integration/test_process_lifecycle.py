@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from kubernetes import client
 
-from dynamobackup.devenv.controlplane import ControlPlane
-from dynamobackup.devenv.moto_server import MotoServer
-from dynamobackup.devenv.processes import group_members, pid_alive
+from dynamobackup_devenv.controlplane import ControlPlane
+from dynamobackup_devenv.moto_server import MotoServer
+from dynamobackup_devenv.processes import group_members, pid_alive
 
 GONE_TIMEOUT = 20.0
 
@@ -25,9 +25,9 @@ GONE_TIMEOUT = 20.0
 CHILD_SCRIPT = textwrap.dedent(
     """
     import json, sys, time
-    from dynamobackup.devenv.controlplane import ControlPlane
-    from dynamobackup.devenv.moto_server import MotoServer
-    from dynamobackup.devenv.processes import pid_alive
+    from dynamobackup_devenv.controlplane import ControlPlane
+    from dynamobackup_devenv.moto_server import MotoServer
+    from dynamobackup_devenv.processes import pid_alive
 
     mode = sys.argv[1]
     if mode == "context-manager":

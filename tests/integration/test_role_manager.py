@@ -12,11 +12,11 @@ from dynamobackup.api.v1alpha1 import DynamoBackupRoleSpec
 from dynamobackup.aws.calls import counting
 from dynamobackup.aws.manager import RoleManager
 from dynamobackup.aws.session import AwsSettings, SessionProvider
-from dynamobackup.devenv.moto_server import AwsHelper
 from dynamobackup.policy.document import parse_document
 from dynamobackup.policy.normalize import same_meaning
 from dynamobackup.reconcile.desired import INLINE_POLICY_NAME
 from dynamobackup.reconcile.ownership import Owner
+from dynamobackup_devenv.moto_server import AwsHelper
 
 ACCOUNT = "123456789012"
 APPLIANCE = "arn:aws:iam::111111111111:role/VeeamImpersonation"

@@ -5,12 +5,17 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from importlib.metadata import entry_points
+from typing import Any
 
 from dynamobackup.cli.errors import UsageError
 
 # Each module exposes register(subparsers); imported lazily so `dbr check` never loads kopf.
-SUBCOMMAND_MODULES = ("check", "render", "dev", "run")
+SUBCOMMAND_MODULES = ("check", "render", "run")
+# Other distributions add subcommands through this entry point group (the development
+# environment adds `dbr dev`), so the operator package never imports them.
+PLUGIN_GROUP = "dynamobackup.cli"
 
 
 class OneLineErrorParser(argparse.ArgumentParser):
@@ -28,10 +33,16 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(
         dest="command", required=True, parser_class=OneLineErrorParser
     )
-    for name in SUBCOMMAND_MODULES:
-        module = importlib.import_module(f"dynamobackup.cli.{name}")
-        module.register(subparsers)
+    for register in _registrations():
+        register(subparsers)
     return parser
+
+
+def _registrations() -> Iterator[Callable[[Any], None]]:
+    for name in SUBCOMMAND_MODULES:
+        yield importlib.import_module(f"dynamobackup.cli.{name}").register
+    for plugin in sorted(entry_points(group=PLUGIN_GROUP), key=lambda entry: entry.name):
+        yield plugin.load()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

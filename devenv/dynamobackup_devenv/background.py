@@ -1,6 +1,6 @@
 """The development environment in the background: what `dbr dev up/down/status` drive.
 
-`start_environment` launches a detached supervisor (`python -m dynamobackup.devenv.background serve`)
+`start_environment` launches a detached supervisor (`python -m dynamobackup_devenv.background serve`)
 in its own session. The supervisor owns the control plane and the moto server like a test session
 does, records everything in the state directory and, on SIGTERM, stops them and removes what it made.
 Children run with PR_SET_PDEATHSIG, so even a SIGKILLed supervisor takes them with it.
@@ -32,12 +32,12 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from dynamobackup.devenv import binaries
-from dynamobackup.devenv.binaries import BuildError
-from dynamobackup.devenv.certs import cert_paths
-from dynamobackup.devenv.controlplane import ControlPlane, apiserver_ready
-from dynamobackup.devenv.moto_server import MotoServer, moto_healthy
-from dynamobackup.devenv.processes import pid_alive, stop_process_group
+from dynamobackup_devenv import binaries
+from dynamobackup_devenv.binaries import BuildError
+from dynamobackup_devenv.certs import cert_paths
+from dynamobackup_devenv.controlplane import ControlPlane, apiserver_ready
+from dynamobackup_devenv.moto_server import MotoServer, moto_healthy
+from dynamobackup_devenv.processes import pid_alive, stop_process_group
 
 __all__ = [
     "BuildError",
@@ -186,7 +186,7 @@ def _spawn_supervisor(state_dir: Path) -> subprocess.Popen[bytes]:
     log_path = logs / "supervisor.log"
     with log_path.open("ab") as log_file:
         return subprocess.Popen(
-            [sys.executable, "-m", "dynamobackup.devenv.background", "serve", str(state_dir)],
+            [sys.executable, "-m", "dynamobackup_devenv.background", "serve", str(state_dir)],
             stdin=subprocess.DEVNULL,
             stdout=log_file,
             stderr=subprocess.STDOUT,
@@ -319,7 +319,7 @@ def _monitor(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m dynamobackup.devenv.background")
+    parser = argparse.ArgumentParser(prog="python -m dynamobackup_devenv.background")
     commands = parser.add_subparsers(dest="command", required=True)
     serve_parser = commands.add_parser("serve", help="run the environment in the foreground")
     serve_parser.add_argument("state_dir", type=Path)

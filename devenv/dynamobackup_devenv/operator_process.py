@@ -12,7 +12,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-from dynamobackup.devenv.processes import ManagedProcess, free_ports, wait_until
+from dynamobackup_devenv.processes import ManagedProcess, free_ports, wait_until
 
 STARTUP_TIMEOUT = 60.0
 

@@ -27,7 +27,7 @@ from typing import Any, Self
 
 import boto3
 
-from dynamobackup.devenv.processes import (
+from dynamobackup_devenv.processes import (
     ManagedProcess,
     ProcessFailed,
     free_ports,

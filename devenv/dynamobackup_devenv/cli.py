@@ -1,4 +1,7 @@
-"""`dbr dev up|down|status`: a local control plane and moto server running in the background.
+"""`dbr dev up|down|status|demo`: a local control plane and moto server running in the background.
+
+Registered as a plugin of `dbr` (entry point group `dynamobackup.cli`), so the operator package
+and its image never carry the development environment.
 
 `up` prints `export` lines on stdout (so `eval "$(dbr dev up)"` works) and everything else on stderr.
 """
@@ -84,7 +87,7 @@ def run_up(args: argparse.Namespace) -> int:
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    from dynamobackup.devenv import background, demo
+    from dynamobackup_devenv import background, demo
 
     try:
         return demo.run(state_dir(), timeout=args.timeout)
@@ -124,7 +127,7 @@ def run_status(args: argparse.Namespace) -> int:
 
 def _background() -> ModuleType:
     # Imported on use: it loads the kubernetes client and boto3, which `dbr --help` should not pay for.
-    from dynamobackup.devenv import background
+    from dynamobackup_devenv import background
 
     return background
 
