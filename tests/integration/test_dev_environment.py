@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from dynamobackup.cli import dev
 from dynamobackup.cli.main import OneLineErrorParser
 from dynamobackup_devenv import binaries
+from dynamobackup_devenv import cli as dev
 from dynamobackup_devenv.processes import group_members, pid_alive
 
 
