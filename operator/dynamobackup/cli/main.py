@@ -6,13 +6,14 @@ import argparse
 import importlib
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from importlib.metadata import entry_points
+from importlib.metadata import PackageNotFoundError, entry_points, version
 from typing import Any
 
 from dynamobackup.cli.errors import UsageError
 
 # Each module exposes register(subparsers); imported lazily so `dbr check` never loads kopf.
-SUBCOMMAND_MODULES = ("check", "render", "run")
+SUBCOMMAND_MODULES = ("check", "profiles", "render", "run")
+DISTRIBUTION = "dynamo-backup-role-operator"
 # Other distributions add subcommands through this entry point group (the development
 # environment adds `dbr dev`), so the operator package never imports them.
 PLUGIN_GROUP = "dynamobackup.cli"
@@ -30,12 +31,20 @@ def build_parser() -> argparse.ArgumentParser:
         prog="dbr",
         description="Check, render and enforce Veeam Backup for AWS DynamoDB backup IAM roles.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
     subparsers = parser.add_subparsers(
         dest="command", required=True, parser_class=OneLineErrorParser
     )
     for register in _registrations():
         register(subparsers)
     return parser
+
+
+def package_version() -> str:
+    try:
+        return version(DISTRIBUTION)
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
 
 
 def _registrations() -> Iterator[Callable[[Any], None]]:

@@ -109,3 +109,71 @@ def load_profile(version: str | None = None) -> Profile:
     if profile.version != version:
         raise UnknownProfileError(f"{path.name} declares version {profile.version!r}")
     return profile
+
+
+class OperationChange(BaseModel):
+    """How one operation differs between two releases (actions compared case-insensitively)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    operation: str
+    added: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    source_changed: bool = False
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.removed)
+
+
+class ProfileDiff(BaseModel):
+    """What changed from one Veeam release's profile to another's."""
+
+    model_config = ConfigDict(frozen=True)
+
+    old: str
+    new: str
+    operations_added: tuple[str, ...] = ()
+    operations_removed: tuple[str, ...] = ()
+    trusted_services_added: tuple[str, ...] = ()
+    trusted_services_removed: tuple[str, ...] = ()
+    operations: tuple[OperationChange, ...] = ()
+
+    @property
+    def permissions_changed(self) -> bool:
+        return bool(
+            self.operations_added
+            or self.operations_removed
+            or self.trusted_services_added
+            or self.trusted_services_removed
+            or any(change.changed for change in self.operations)
+        )
+
+
+def diff_profiles(old: Profile, new: Profile) -> ProfileDiff:
+    common = [name for name in new.operations if name in old.operations]
+    return ProfileDiff(
+        old=old.version,
+        new=new.version,
+        operations_added=tuple(name for name in new.operations if name not in old.operations),
+        operations_removed=tuple(name for name in old.operations if name not in new.operations),
+        trusted_services_added=_only_in(new.trusted_services, old.trusted_services),
+        trusted_services_removed=_only_in(old.trusted_services, new.trusted_services),
+        operations=tuple(
+            _diff_operation(name, old.operations[name], new.operations[name]) for name in common
+        ),
+    )
+
+
+def _diff_operation(name: str, old: OperationProfile, new: OperationProfile) -> OperationChange:
+    return OperationChange(
+        operation=name,
+        added=_only_in(new.actions, old.actions),
+        removed=_only_in(old.actions, new.actions),
+        source_changed=old.source != new.source,
+    )
+
+
+def _only_in(items: Iterable[str], others: Iterable[str]) -> tuple[str, ...]:
+    lowered = {other.lower() for other in others}
+    return tuple(sorted((item for item in items if item.lower() not in lowered), key=str.lower))

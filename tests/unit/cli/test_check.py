@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from dynamobackup.cli.main import main
+from dynamobackup.policy.profiles import newest_version
 
 DATA = Path(__file__).parents[2] / "data"
 SEED_BACKUP = DATA / "seed-backup-policy.json"
@@ -54,7 +55,7 @@ def test_seed_lists_are_compliant(capsys: pytest.CaptureFixture[str]) -> None:
             },
             "trust": None,
         }
-        assert report["profile"]["version"] == "10"
+        assert report["profile"]["version"] == newest_version()
         assert report["profile"]["operations"] == [operation]
         assert (
             report["profile"]["actionCount"] == {"BackupPolicy": 49, "ManualBackup": 30}[operation]

@@ -1,4 +1,4 @@
-"""The Veeam 10 profile matches the help pages, and every action exists in AWS's catalog."""
+"""The Veeam 10 and 11 profiles match their help pages, and every action exists in AWS's catalog."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import pytest
 from dynamobackup.policy.catalog import default_catalog
 from dynamobackup.policy.profiles import (
     UnknownProfileError,
+    diff_profiles,
     list_versions,
     load_profile,
     newest_version,
@@ -65,7 +66,7 @@ def test_every_action_exists_in_the_aws_catalog_with_its_exact_spelling(version:
 @pytest.mark.parametrize("version", list_versions())
 def test_every_operation_records_its_source(version: str) -> None:
     for operation in load_profile(version).operations.values():
-        assert operation.source.startswith("https://helpcenter.veeam.com/docs/vbaws/guide/")
+        assert operation.source.startswith("https://helpcenter.veeam.com/docs/")
 
 
 def test_union_of_operations_is_sorted_and_deduplicated() -> None:
@@ -77,11 +78,14 @@ def test_union_of_operations_is_sorted_and_deduplicated() -> None:
 
 def test_newest_version_is_the_default() -> None:
     assert load_profile() == load_profile(newest_version())
-    assert newest_version() == "10"
+    assert list_versions() == ("10", "11")
+    assert newest_version() == "11"
 
 
 def test_unknown_version_and_operation_are_clear_errors() -> None:
-    with pytest.raises(UnknownProfileError, match=r"unknown profile version '9' \(shipped: 10\)"):
+    with pytest.raises(
+        UnknownProfileError, match=r"unknown profile version '9' \(shipped: 10, 11\)"
+    ):
         load_profile("9")
     with pytest.raises(UnknownProfileError, match="unknown operation 'Backup'"):
         load_profile("10").operation("Backup")
@@ -94,3 +98,52 @@ def test_no_action_of_a_profile_is_written_in_code() -> None:
         text = module.read_text()
         found = sorted(a for a in actions if f'"{a}"' in text or f"'{a}'" in text)
         assert found == [], f"{module.relative_to(PACKAGE)} hard-codes profile actions {found}"
+
+
+# --- version 11: Veeam Plug-in for AWS, documented in the Veeam Backup & Replication 13.1 guide ---
+
+VBR_13_1 = json.loads((DATA / "vbr-13.1-aws-dynamo.json").read_text())
+
+
+def test_veeam_11_lists_equal_its_pages_in_order_with_their_sources() -> None:
+    profile = load_profile("11")
+    assert profile.product_build == VBR_13_1["productBuild"]
+    assert list(profile.trusted_services) == VBR_13_1["trustedServices"]
+    transcribed = {
+        name: (url, actions)
+        for url, operations in VBR_13_1["pages"].items()
+        for name, actions in operations.items()
+    }
+    assert set(transcribed) == set(profile.operations)
+    for name, (url, actions) in transcribed.items():
+        assert profile.operation(name).source == url
+        assert list(profile.operation(name).actions) == actions, name
+
+
+def test_veeam_11_needs_the_same_dynamodb_actions_as_10() -> None:
+    # The 10 -> 11 changelog lists EC2 and worker-role changes only.
+    diff = diff_profiles(load_profile("10"), load_profile("11"))
+    assert not diff.permissions_changed
+    assert all(change.source_changed for change in diff.operations)
+
+
+def test_a_diff_names_added_and_removed_actions_case_insensitively() -> None:
+    old = load_profile("10")
+    restore = old.operations["Restore"]
+    changed_restore = restore.model_copy(
+        update={"actions": (*restore.actions[1:], "DYNAMODB:deletetable", "ebs:GetSnapshotBlock")}
+    )
+    new = old.model_copy(
+        update={
+            "version": "12",
+            "trusted_services": (),
+            "operations": {"Restore": changed_restore},
+        }
+    )
+    diff = diff_profiles(old, new)
+    assert diff.permissions_changed
+    assert diff.operations_removed == ("BackupPolicy", "ManualBackup")
+    assert diff.trusted_services_removed == ("backup.amazonaws.com",)
+    (change,) = diff.operations
+    assert change.added == ("ebs:GetSnapshotBlock",)
+    assert change.removed == (restore.actions[0],)
