@@ -373,10 +373,10 @@ def test_kubectl_shows_the_printer_columns(
     status = full_status().to_patch()
     merge_patch(k8s, namespace, "shown", {"status": status}, "status")
 
-    def kubectl_get(*extra: str) -> list[list[str]]:
+    def kubectl_get(*extra: str, resource: str = "dbr") -> list[list[str]]:
         kubectl = [str(binaries.kubectl_path()), "--kubeconfig", str(control_plane.kubeconfig)]
         result = subprocess.run(
-            [*kubectl, "get", "dbr", "-n", namespace, *extra],
+            [*kubectl, "get", resource, "-n", namespace, *extra],
             capture_output=True,
             text=True,
             check=True,
@@ -385,8 +385,14 @@ def test_kubectl_shows_the_printer_columns(
         return [line.split() for line in result.stdout.splitlines()]
 
     header, row = kubectl_get()
-    assert header == ["NAME", "ACCOUNT", "ROLE", "MODE", "COMPLIANT", "MISSING", "AGE"]
-    assert row[:6] == ["shown", "111122223333", "VeeamDynamoDBBackup", "Enforce", "false", "2"]
-    wide_header, wide_row = kubectl_get("-o", "wide")
-    assert wide_header[:7] == ["NAME", "ACCOUNT", "ROLE", "MODE", "COMPLIANT", "MISSING", "READY"]
-    assert wide_row[6] == "True"
+    assert header == [
+        "NAME", "ACCOUNT", "ROLE", "MODE", "READY", "REASON", "COMPLIANT", "MISSING", "AGE"
+    ]  # fmt: skip
+    (ready,) = [c for c in status["conditions"] if c["type"] == "Ready"]
+    assert row[:8] == [
+        "shown", "111122223333", "VeeamDynamoDBBackup", "Enforce",
+        ready["status"], ready["reason"], "false", "2",
+    ]  # fmt: skip
+    # The category lists the operator's kinds together.
+    by_category = kubectl_get("-o", "name", resource="dynamobackup")
+    assert by_category == [["dynamobackuprole.dynamobackup.io/shown"]]

@@ -214,6 +214,7 @@ def test_names_and_scope(crd: dict[str, Any]) -> None:
         "plural": "dynamobackuproles",
         "singular": "dynamobackuprole",
         "shortNames": ["dbr"],
+        "categories": ["dynamobackup"],
     }
     (version,) = spec["versions"]
     assert (version["name"], version["served"], version["storage"]) == ("v1alpha1", True, True)
@@ -422,20 +423,24 @@ def test_cel_rules_of_the_contract(schema: Schema) -> None:
 def test_printer_columns(crd: dict[str, Any]) -> None:
     (version,) = crd["spec"]["versions"]
     columns = {column["name"]: column for column in version["additionalPrinterColumns"]}
-    assert list(columns) == ["Account", "Role", "Mode", "Compliant", "Missing", "Ready", "Age"]
+    assert list(columns) == [
+        "Account", "Role", "Mode", "Ready", "Reason", "Compliant", "Missing", "Age"
+    ]  # fmt: skip
+    ready = '.status.conditions[?(@.type=="Ready")]'
     expected = {
         "Account": ("string", ".spec.account.id"),
         "Role": ("string", ".spec.roleName"),
         "Mode": ("string", ".spec.mode"),
+        "Ready": ("string", f"{ready}.status"),
+        "Reason": ("string", f"{ready}.reason"),
         "Compliant": ("boolean", ".status.compliant"),
         "Missing": ("integer", ".status.missingCount"),
-        "Ready": ("string", '.status.conditions[?(@.type=="Ready")].status'),
         "Age": ("date", ".metadata.creationTimestamp"),
     }
     for name, (kind, json_path) in expected.items():
         assert (columns[name]["type"], columns[name]["jsonPath"]) == (kind, json_path)
-    assert columns["Ready"]["priority"] == 1
-    assert all("priority" not in column for name, column in columns.items() if name != "Ready")
+    # Every column shows in a plain `kubectl get`, Ready and Reason above all.
+    assert all("priority" not in column for column in columns.values())
 
 
 def test_printer_columns_point_at_schema_fields(schema: Schema) -> None:

@@ -516,21 +516,21 @@ class DynamoBackupRole(StatusModel):
         return {**manifest, "status": status} if status else manifest
 
 
-# The kubectl columns; JSONPaths are relative to the object.
+# The kubectl columns; JSONPaths are relative to the object. Ready and its reason come first after the
+# identity columns: they are what `kubectl get dbr` is run for.
+READY_CONDITION_PATH = '.status.conditions[?(@.type=="Ready")]'
 PRINTER_COLUMNS: tuple[dict[str, Any], ...] = (
     {"name": "Account", "type": "string", "jsonPath": ".spec.account.id"},
     {"name": "Role", "type": "string", "jsonPath": ".spec.roleName"},
     {"name": "Mode", "type": "string", "jsonPath": ".spec.mode"},
+    {"name": "Ready", "type": "string", "jsonPath": f"{READY_CONDITION_PATH}.status"},
+    {"name": "Reason", "type": "string", "jsonPath": f"{READY_CONDITION_PATH}.reason"},
     {"name": "Compliant", "type": "boolean", "jsonPath": ".status.compliant"},
     {"name": "Missing", "type": "integer", "jsonPath": ".status.missingCount"},
-    {
-        "name": "Ready",
-        "type": "string",
-        "jsonPath": '.status.conditions[?(@.type=="Ready")].status',
-        "priority": 1,  # only in `kubectl get -o wide`
-    },
     {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
 )
+# `kubectl get dynamobackup` lists every kind of the operator at once.
+CATEGORIES = ("dynamobackup",)
 
 
 ROLE = KindInfo(
@@ -543,6 +543,7 @@ ROLE = KindInfo(
     spec=DynamoBackupRoleSpec,
     status=DynamoBackupRoleStatus,
     printer_columns=PRINTER_COLUMNS,
+    categories=CATEGORIES,
     example_spec={
         "account": {"id": "111122223333"},
         "roleName": "VeeamDynamoDBBackup",
