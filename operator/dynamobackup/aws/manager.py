@@ -11,14 +11,14 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
-from dynamobackup import metrics
+from dynamobackup import metrics, redaction
 from dynamobackup.api.v1alpha1 import DeletionPolicy, DynamoBackupRoleSpec, Mode
 from dynamobackup.aws.apply import ForeignPolicyError, PlanApplier
 from dynamobackup.aws.calls import counting
-from dynamobackup.aws.errors import describe_failure
-from dynamobackup.aws.observe import PolicyDocumentCache, observe_role
+from dynamobackup.aws.errors import boundary_not_found, describe_failure, error_code
+from dynamobackup.aws.observe import BoundaryNotFoundError, PolicyDocumentCache, observe_role
 from dynamobackup.aws.session import AccountAccessError, SessionProvider
 from dynamobackup.policy.catalog import ActionCatalog, default_catalog
 from dynamobackup.reconcile.compliance import assess
@@ -51,7 +51,16 @@ class _Run:
 
     desired: DesiredRole | None = None
     role: ObservedRole | None = None
+    # True once `role` holds what IAM answered (None then means: no such role). A role that could
+    # not be read is unknown, never judged as absent: an outage is not drift.
+    observed: bool = False
     applied: list[Change] = field(default_factory=list)
+
+    def observe(self, iam: Any, cache: PolicyDocumentCache) -> None:
+        assert self.desired is not None
+        self.observed = False
+        self.role = observe_role(iam, self.desired.name, cache)
+        self.observed = True
 
 
 class RoleManager:
@@ -70,6 +79,7 @@ class RoleManager:
     def reconcile(self, spec: DynamoBackupRoleSpec, owner: Owner) -> Outcome:
         """Bring the role to the spec (Enforce) or only report how it differs (Audit)."""
         run, started = _Run(), self.clock()
+        redaction.remember(spec.account.external_id, spec.trust.external_id)
         with counting() as log:
             failure = self._guard(
                 lambda: self._reconcile(run, spec, owner), spec, "reconciling the role"
@@ -86,7 +96,7 @@ class RoleManager:
     def _reconcile(self, run: _Run, spec: DynamoBackupRoleSpec, owner: Owner) -> Failure | None:
         run.desired = self._desired(spec, owner)
         iam = self._iam(spec)
-        run.role = observe_role(iam, run.desired.name, self.cache)
+        run.observe(iam, self.cache)
         if spec.mode is Mode.AUDIT:
             return self._audit(run)
         self._enforce(run, iam)
@@ -112,12 +122,25 @@ class RoleManager:
     def _guard(
         self, steps: Callable[[], Failure | None], spec: DynamoBackupRoleSpec, doing: str
     ) -> Failure | None:
-        """Runs the steps; an AWS error or a _Stop becomes the Failure, never an exception."""
+        """Runs the steps; whatever they raise becomes the Failure, never an exception.
+
+        This is the error boundary of AWS I/O: an exception that escaped it would reach kopf,
+        which logs its text and stores it in an annotation (botocore's may hold a raw response).
+        """
+        boundary = spec.permissions_boundary_arn
         try:
             return steps()
         except _Stop as stop:
             return stop.failure
-        except (ClientError, BotoCoreError) as error:
+        except BoundaryNotFoundError as error:
+            return boundary_not_found(error.arn, spec.account.id)
+        except ClientError as error:
+            if boundary and _boundary_refused(error):
+                return boundary_not_found(boundary, spec.account.id)
+            return describe_failure(error, spec.account.id, doing)
+        except Exception as error:
+            # The class only: the text of a parser or transport error may hold a response body.
+            logger.warning("%s failed: %s", doing, type(error).__name__)
             return describe_failure(error, spec.account.id, doing)
 
     # -- steps ---------------------------------------------------------------------------------
@@ -135,12 +158,16 @@ class RoleManager:
             raise _Stop(error.failure) from None
 
     def _audit(self, run: _Run) -> Failure | None:
+        assert run.desired is not None
         if run.role is None:
-            assert run.desired is not None
             return Failure(
                 "RoleNotFound",
                 f"Audit mode: role {run.desired.name} does not exist in account {run.desired.account_id}",
             )
+        blocked = blocker(run.desired, run.role)
+        if blocked is not None and blocked.reason == "RoleOwnedByAnotherResource":
+            # Another resource's verdict is not ours to report, even read-only.
+            return Failure(blocked.reason, blocked.message)
         return None
 
     def _enforce(self, run: _Run, iam: Any) -> None:
@@ -153,7 +180,7 @@ class RoleManager:
         if changes:
             self._apply(run, iam, changes)
             # Read back what IAM now holds, so the verdict is about AWS, not about our intentions.
-            run.role = observe_role(iam, desired.name, self.cache)
+            run.observe(iam, self.cache)
 
     def _apply(self, run: _Run, iam: Any, changes: tuple[Change, ...]) -> None:
         assert run.desired is not None
@@ -176,7 +203,7 @@ class RoleManager:
         self, run: _Run, started: datetime, failure: Failure | None, calls: int, *, judge: bool
     ) -> Outcome:
         report = None
-        if judge and run.desired is not None:
+        if judge and run.desired is not None and run.observed and _judgeable(failure):
             report = assess(run.desired, run.role, self.catalog)
         return Outcome(
             checked_at=started,
@@ -187,3 +214,17 @@ class RoleManager:
             failure=failure,
             aws_calls=calls,
         )
+
+
+# Failures that leave the role's verdict meaningless: someone else's role is not ours to judge.
+_UNJUDGEABLE = frozenset({"RoleOwnedByAnotherResource", "RolePathConflict"})
+
+
+def _judgeable(failure: Failure | None) -> bool:
+    return failure is None or failure.reason not in _UNJUDGEABLE
+
+
+def _boundary_refused(error: ClientError) -> bool:
+    """IAM names no entity but the boundary in these calls' NoSuchEntity."""
+    creating = error.operation_name in ("CreateRole", "PutRolePermissionsBoundary")
+    return creating and error_code(error) == "NoSuchEntity"

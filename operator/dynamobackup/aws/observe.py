@@ -74,8 +74,25 @@ def observe_role(iam: Any, name: str, cache: PolicyDocumentCache) -> ObservedRol
         attached_policies=tuple(
             observe_managed_policy(iam, arn, cache) for arn in _attached_policy_arns(iam, name)
         ),
-        boundary=observe_managed_policy(iam, boundary_arn, cache) if boundary_arn else None,
+        boundary=_observe_boundary(iam, boundary_arn, cache) if boundary_arn else None,
     )
+
+
+class BoundaryNotFoundError(Exception):
+    """The role's permissions boundary names a policy that does not exist."""
+
+    def __init__(self, arn: str) -> None:
+        super().__init__(arn)
+        self.arn = arn
+
+
+def _observe_boundary(iam: Any, arn: str, cache: PolicyDocumentCache) -> ObservedManagedPolicy:
+    try:
+        return observe_managed_policy(iam, arn, cache)
+    except ClientError as error:
+        if error_code(error) == "NoSuchEntity":
+            raise BoundaryNotFoundError(arn) from None
+        raise
 
 
 def _inline_policies(iam: Any, role: str) -> dict[str, ObservedDocument]:

@@ -14,6 +14,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from dynamobackup import redaction
 from dynamobackup.api.v1alpha1 import AwsAccount
 from dynamobackup.aws.calls import instrument
 from dynamobackup.reconcile.outcome import Failure
@@ -106,6 +107,9 @@ class SessionProvider:
             ):
                 return cached.client
         credentials = self._assume(arn, account.external_id, str(account.partition))
+        redaction.remember(
+            credentials["AccessKeyId"], credentials["SecretAccessKey"], credentials["SessionToken"]
+        )
         session = boto3.Session(
             aws_access_key_id=credentials["AccessKeyId"],
             aws_secret_access_key=credentials["SecretAccessKey"],

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
 from dynamobackup.cli.errors import UsageError
+from dynamobackup.cli.standby import standby_health
+from dynamobackup.redaction import install_log_redaction
+
+SERVICE_ACCOUNT_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
@@ -59,6 +65,31 @@ def register(subparsers: Any) -> None:
         help="delay before retrying after a transient AWS failure",
     )
     parser.add_argument(
+        "--max-retry-delay",
+        type=float,
+        default=300.0,
+        metavar="SECONDS",
+        help="cap of the exponential backoff of blocked deletions (default 300)",
+    )
+    parser.add_argument(
+        "--leader-elect",
+        action="store_true",
+        help="run as one of several replicas: only the holder of a coordination.k8s.io Lease "
+        "works, the others stand by (needs get/create/update on leases in --lease-namespace)",
+    )
+    parser.add_argument(
+        "--lease-namespace",
+        metavar="NS",
+        help="namespace of the Lease (default: $POD_NAMESPACE, else the in-cluster namespace, "
+        "else default)",
+    )
+    parser.add_argument(
+        "--lease-name",
+        default="dynamobackup-operator",
+        metavar="NAME",
+        help="name of the Lease (default dynamobackup-operator)",
+    )
+    parser.add_argument(
         "--health-port",
         type=int,
         default=8080,
@@ -91,10 +122,13 @@ def run_operator(args: argparse.Namespace) -> int:
         aws=AwsSettings(args.aws_endpoint_url, args.aws_region, args.aws_max_attempts),
         drift_tick_seconds=args.drift_tick,
         retry_delay_seconds=args.retry_delay,
+        max_retry_delay_seconds=args.max_retry_delay,
         health_endpoint=f"http://0.0.0.0:{args.health_port}/healthz" if args.health_port else None,
         metrics_port=args.metrics_port or None,
     )
     log_format = kopf.LogFormat.JSON if args.log_format == "json" else kopf.LogFormat.FULL
+    # Before anything logs: every record is scrubbed of credentials and external IDs.
+    install_log_redaction()
     kopf.configure(debug=args.log_level == "debug", log_format=log_format)
     logging.getLogger().setLevel(args.log_level.upper())
     logging.getLogger("kopf.objects").addFilter(_quiet_timer_ticks)
@@ -103,15 +137,49 @@ def run_operator(args: argparse.Namespace) -> int:
     if config.metrics_port:
         start_http_server(config.metrics_port)
     runtime = Runtime(config)
-    kopf.run(
-        registry=build_registry(runtime),
-        # One replica with a Recreate strategy: peering would need cluster-wide extra CRDs for no gain.
-        standalone=True,
-        clusterwide=not config.namespaces,
-        namespaces=config.namespaces,
-        liveness_endpoint=config.health_endpoint,
-    )
+    election = _elect_leader(args) if args.leader_elect else None
+    try:
+        kopf.run(
+            registry=build_registry(runtime),
+            # Not kopf's peering: the Lease above already made this the only active writer.
+            standalone=True,
+            clusterwide=not config.namespaces,
+            namespaces=config.namespaces,
+            liveness_endpoint=config.health_endpoint,
+        )
+    finally:
+        if election is not None:
+            election.release()
     return 0
+
+
+def _elect_leader(args: argparse.Namespace) -> Any:
+    """Blocks until this process holds the Lease; meanwhile /healthz says it stands by."""
+    from kubernetes import client
+
+    from dynamobackup.handlers.kube import api_client
+    from dynamobackup.handlers.leader import LeaderElection, default_identity
+
+    namespace = args.lease_namespace or _own_namespace()
+    election = LeaderElection(
+        client.CoordinationV1Api(api_client(pool_size=2)),
+        namespace,
+        args.lease_name,
+        default_identity(),
+    )
+    with standby_health(args.health_port):
+        election.acquire()
+    election.keep_renewing()
+    return election
+
+
+def _own_namespace() -> str:
+    if namespace := os.environ.get("POD_NAMESPACE"):
+        return namespace
+    try:
+        return SERVICE_ACCOUNT_NAMESPACE.read_text().strip() or "default"
+    except OSError:
+        return "default"
 
 
 def _quiet_timer_ticks(record: logging.LogRecord) -> bool:

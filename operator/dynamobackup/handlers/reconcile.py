@@ -2,27 +2,38 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from datetime import UTC, datetime
 
 import kopf
 
 from dynamobackup import metrics
-from dynamobackup.api.v1alpha1 import ApiError, DynamoBackupRoleSpec, DynamoBackupRoleStatus
+from dynamobackup.api.v1alpha1 import (
+    ApiError,
+    ConditionType,
+    DynamoBackupRoleSpec,
+    DynamoBackupRoleStatus,
+    find_condition,
+)
+from dynamobackup.api.v1alpha1.lifecycle import ABANDON_ANNOTATION, Cause
 from dynamobackup.handlers.events import post_outcome_events
+from dynamobackup.handlers.kube import StatusNotWritten
 from dynamobackup.handlers.runtime import Runtime
 from dynamobackup.reconcile.outcome import Failure, Outcome
 from dynamobackup.reconcile.ownership import Owner
-from dynamobackup.reconcile.schedule import drift_check_due, latest_check
-from dynamobackup.reconcile.status import build_status
+from dynamobackup.reconcile.schedule import drift_check_due, latest_check, retry_backoff
+from dynamobackup.reconcile.status import build_status, deletion_blocked_status
+
+logger = logging.getLogger(__name__)
 
 
-def reconcile_object(runtime: Runtime, body: kopf.Body, patch: kopf.Patch, trigger: str) -> None:
+def reconcile_object(runtime: Runtime, body: kopf.Body, trigger: str) -> None:
     with runtime.lock_for(body.meta.uid):
-        _reconcile_locked(runtime, body, patch, trigger)
+        _reconcile_locked(runtime, body, trigger)
 
 
-def check_drift(runtime: Runtime, body: kopf.Body, patch: kopf.Patch) -> None:
+def check_drift(runtime: Runtime, body: kopf.Body) -> None:
     """The per-object timer: re-check once driftCheckInterval has passed since the last check."""
     if not _drift_check_due(runtime, body):
         return
@@ -30,30 +41,61 @@ def check_drift(runtime: Runtime, body: kopf.Body, patch: kopf.Patch) -> None:
     if not lock.acquire(blocking=False):
         return  # a change handler is reconciling this object right now
     try:
-        _reconcile_locked(runtime, body, patch, "timer")
+        _reconcile_locked(runtime, body, "timer")
+    except kopf.TemporaryError as error:
+        # The next tick retries: the check is still due, as nothing remembered it.
+        logger.warning("drift check of %s/%s: %s", body.meta.namespace, body.meta.name, error)
     finally:
         lock.release()
 
 
 def delete_object(runtime: Runtime, body: kopf.Body, retry: int) -> None:
+    """Never gives up: the finalizer stays until the role is gone, or a person opts out."""
     spec = _parse_spec(body)
     if spec is None:
         return
-    outcome = runtime.manager.delete(spec, Owner(body.meta.namespace or "", body.meta.name or ""))
-    post_outcome_events(body, DynamoBackupRoleStatus.parse(body.get("status")), outcome)
-    runtime.forget(body.meta.uid)
-    failure = outcome.failure
-    if failure is None or failure.reason == "RoleNotOwned":
+    previous = DynamoBackupRoleStatus.parse(body.get("status"))
+    if _abandon_requested(body):
+        kopf.warn(
+            body,
+            reason="DeletionAbandoned",
+            message=f"{ABANDON_ANNOTATION}=true: the IAM role {spec.role_name} is left in place",
+        )
+        runtime.forget(body.meta.uid)
         return
-    # Keep the finalizer while there is hope (AWS hiccups, a permission being fixed); give up later.
-    if retry < 5:
-        raise kopf.TemporaryError(failure.message, delay=runtime.config.retry_delay_seconds)
-    kopf.warn(
-        body, reason="DeletionAbandoned", message=f"IAM role left in place: {failure.message}"
+    outcome = runtime.manager.delete(spec, Owner(body.meta.namespace or "", body.meta.name or ""))
+    failure = outcome.failure
+    if failure is None or failure.reason in ("RoleNotOwned", "RoleOwnedByAnotherResource"):
+        post_outcome_events(body, previous, outcome)
+        runtime.forget(body.meta.uid)
+        return
+    delay = retry_backoff(
+        retry, runtime.config.retry_delay_seconds, runtime.config.max_retry_delay_seconds
     )
+    for change in outcome.applied:
+        kopf.info(body, reason=change.operation, message=change.summary)
+    if not _already_reported(previous, failure):
+        kopf.warn(body, reason="DeletionBlocked", message=f"{failure.reason}: {failure.message}")
+    status = deletion_blocked_status(
+        previous, failure, delay, body.meta.get("generation"), datetime.now(UTC)
+    )
+    _write_status(runtime, body, status)
+    raise kopf.TemporaryError(f"deletion blocked by {failure.reason}", delay=delay)
 
 
-def _reconcile_locked(runtime: Runtime, body: kopf.Body, patch: kopf.Patch, trigger: str) -> None:
+def _abandon_requested(body: kopf.Body) -> bool:
+    return str(body.meta.annotations.get(ABANDON_ANNOTATION, "")).lower() == "true"
+
+
+def _already_reported(previous: DynamoBackupRoleStatus, failure: Failure) -> bool:
+    """One DeletionBlocked Warning per cause, not one per retry."""
+    ready = find_condition(previous.conditions or [], ConditionType.READY)
+    if ready is None or ready.reason != Cause.DELETION_BLOCKED.value:
+        return False
+    return (ready.message or "").startswith(f"deletion blocked by {failure.reason}:")
+
+
+def _reconcile_locked(runtime: Runtime, body: kopf.Body, trigger: str) -> None:
     started = time.monotonic()
     previous = DynamoBackupRoleStatus.parse(body.get("status"))
     spec = _parse_spec(body)
@@ -65,12 +107,24 @@ def _reconcile_locked(runtime: Runtime, body: kopf.Body, patch: kopf.Patch, trig
             spec, Owner(body.meta.namespace or "", body.meta.name or "")
         )
     status = build_status(previous, outcome, body.meta.get("generation"))
+    _write_status(runtime, body, status)
     runtime.remember_check(body.meta.uid, outcome.checked_at, body.meta.get("generation"))
-    patch["status"] = status.to_patch()
     post_outcome_events(body, previous, outcome)
     _record_metrics(runtime, body, outcome, trigger, started)
     if outcome.failure is not None and outcome.failure.retryable:
         raise kopf.TemporaryError(outcome.failure.message, delay=runtime.config.retry_delay_seconds)
+
+
+def _write_status(runtime: Runtime, body: kopf.Body, status: DynamoBackupRoleStatus) -> None:
+    """A reconcile whose status did not land is not done: kopf retries the handler."""
+    try:
+        runtime.status_writer.write(
+            body.meta.namespace or "", body.meta.name or "", status.to_patch()
+        )
+    except StatusNotWritten as error:
+        raise kopf.TemporaryError(
+            f"the status could not be written: {error}", delay=runtime.config.retry_delay_seconds
+        ) from None
 
 
 def _parse_spec(body: kopf.Body) -> DynamoBackupRoleSpec | None:

@@ -24,9 +24,9 @@ def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
     def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
         configure_settings(settings)
 
-    def on_change(body: kopf.Body, patch: kopf.Patch, reason: str, **_: Any) -> None:
+    def on_change(body: kopf.Body, reason: str, **_: Any) -> None:
         # on.update also fires when the reconcile-requested-at annotation changes.
-        reconcile.reconcile_object(runtime, body, patch, trigger=str(reason))
+        reconcile.reconcile_object(runtime, body, trigger=str(reason))
 
     for cause in (kopf.on.resume, kopf.on.create, kopf.on.update):
         cause(GROUP, VERSION, PLURAL, id=f"reconcile-{cause.__name__}", registry=registry)(
@@ -36,8 +36,8 @@ def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
     @kopf.timer(
         GROUP, VERSION, PLURAL, interval=runtime.config.drift_tick_seconds, registry=registry
     )
-    def on_timer(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
-        reconcile.check_drift(runtime, body, patch)
+    def on_timer(body: kopf.Body, **_: Any) -> None:
+        reconcile.check_drift(runtime, body)
 
     @kopf.on.delete(GROUP, VERSION, PLURAL, registry=registry)
     def on_delete(body: kopf.Body, retry: int, **_: Any) -> None:

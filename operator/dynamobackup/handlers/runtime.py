@@ -11,6 +11,7 @@ from dynamobackup import metrics
 from dynamobackup.api.v1alpha1 import GROUP
 from dynamobackup.aws.manager import RoleManager
 from dynamobackup.aws.session import AwsSettings, SessionProvider
+from dynamobackup.handlers.kube import StatusWriter
 
 # kopf's bookkeeping gets a prefix of its own: kopf hides every annotation under its storage
 # prefix from change detection, and dynamobackup.io/reconcile-requested-at must stay visible.
@@ -26,14 +27,22 @@ class OperatorConfig:
     # How often each object's timer wakes to see whether its driftCheckInterval has elapsed.
     drift_tick_seconds: float = 10.0
     retry_delay_seconds: float = 30.0
+    # The cap of the exponential backoff of deletions blocked by AWS.
+    max_retry_delay_seconds: float = 300.0
     health_endpoint: str | None = "http://0.0.0.0:8080/healthz"
     metrics_port: int | None = 9090
 
 
 class Runtime:
-    def __init__(self, config: OperatorConfig, manager: RoleManager | None = None) -> None:
+    def __init__(
+        self,
+        config: OperatorConfig,
+        manager: RoleManager | None = None,
+        status_writer: StatusWriter | None = None,
+    ) -> None:
         self.config = config
         self.manager = manager or RoleManager(SessionProvider(config.aws))
+        self.status_writer = status_writer or StatusWriter()
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
         self._compliance: dict[str, tuple[str, str]] = {}

@@ -23,3 +23,8 @@ def drift_check_due(
     if last is None or last[1] != generation:
         return False
     return now - last[0] >= period
+
+
+def retry_backoff(retry: int, base: float, cap: float) -> float:
+    """Capped exponential backoff: base, 2*base, 4*base, ... never more than cap (nor below base)."""
+    return float(max(base, min(cap, base * 2.0 ** min(retry, 30))))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from dynamobackup.api.v1alpha1 import (
     Condition,
     ConditionStatus,
@@ -12,8 +14,14 @@ from dynamobackup.api.v1alpha1 import (
     TrustFinding,
     set_condition,
 )
+from dynamobackup.api.v1alpha1.lifecycle import (
+    ABANDON_ANNOTATION,
+    NOT_OURS_REASONS,
+    Cause,
+    transition,
+)
 from dynamobackup.reconcile.compliance import ComplianceReport, is_own_managed_policy
-from dynamobackup.reconcile.outcome import Outcome
+from dynamobackup.reconcile.outcome import Failure, Outcome
 
 
 def build_status(
@@ -29,7 +37,12 @@ def build_status(
         observed_generation=generation,
         compliant=outcome.compliant,
         conditions=conditions,
-        last_checked_time=outcome.checked_at.replace(microsecond=0),
+        # The last time the role was actually read: a failed check keeps the last verdict's time.
+        last_checked_time=(
+            outcome.checked_at.replace(microsecond=0)
+            if outcome.report is not None
+            else previous.last_checked_time
+        ),
         aws_calls=outcome.aws_calls,
         mode=str(outcome.desired.mode) if outcome.desired else previous.mode,
         last_changes=[change.summary for change in outcome.applied],
@@ -70,6 +83,16 @@ def _fill_findings(status: DynamoBackupRoleStatus, report: ComplianceReport) -> 
     status.drifted_settings = list(report.drifted_settings)
 
 
+def cause_of(outcome: Outcome) -> Cause:
+    """Which row of the life-cycle table (api.v1alpha1.lifecycle) this outcome is."""
+    failure = outcome.failure
+    if failure is None:
+        return Cause.COMPLIANT if outcome.compliant else Cause.NOT_COMPLIANT
+    if failure.reason in NOT_OURS_REASONS:
+        return Cause.NOT_OURS
+    return Cause.TRANSIENT_FAILURE if failure.retryable else Cause.BLOCKING_FAILURE
+
+
 def _conditions(outcome: Outcome, generation: int | None) -> list[Condition]:
     def make(
         kind: ConditionType, state: ConditionStatus | bool, reason: str, message: str
@@ -83,22 +106,30 @@ def _conditions(outcome: Outcome, generation: int | None) -> list[Condition]:
             now=outcome.checked_at,
         )
 
-    report = outcome.report
+    row = transition(cause_of(outcome))
     ready_reason = _ready_reason(outcome)
+    failure = outcome.failure
+    retrying = (failure.reason, f"retrying: {failure.message}") if failure else None
     conditions = [
-        make(ConditionType.READY, outcome.ready, *ready_reason),
-        make(ConditionType.RECONCILING, *_reconciling(outcome)),
-        make(ConditionType.STALLED, *_stalled(outcome, ready_reason)),
+        make(ConditionType.READY, row.ready, *ready_reason),
+        make(
+            ConditionType.RECONCILING,
+            row.reconciling,
+            *(retrying if row.reconciling is ConditionStatus.TRUE and retrying else _FINISHED),
+        ),
+        make(
+            ConditionType.STALLED,
+            row.stalled,
+            *(ready_reason if row.stalled is ConditionStatus.TRUE else _NOT_STALLED),
+        ),
     ]
+    report = outcome.report
     if report is None:
-        unknown = ConditionStatus.UNKNOWN
-        why = outcome.failure.message if outcome.failure else "not checked yet"
-        for kind in (
-            ConditionType.COMPLIANT,
-            ConditionType.PERMISSIONS_COMPLIANT,
-            ConditionType.TRUST_COMPLIANT,
-        ):
-            conditions.append(make(kind, unknown, "NotChecked", why))
+        # Unknown is not non-compliant: without a reading of the role there is no verdict.
+        reason = failure.reason if failure else "NotChecked"
+        why = failure.message if failure else "not checked yet"
+        for kind in _VERDICT_CONDITIONS:
+            conditions.append(make(kind, ConditionStatus.UNKNOWN, reason, why))
         return conditions
     conditions.append(make(ConditionType.COMPLIANT, report.compliant, *_compliant_reason(report)))
     conditions.append(
@@ -112,6 +143,15 @@ def _conditions(outcome: Outcome, generation: int | None) -> list[Condition]:
         make(ConditionType.TRUST_COMPLIANT, report.trust_compliant, *_trust_reason(report))
     )
     return conditions
+
+
+_FINISHED = ("ReconcileFinished", "the last reconcile finished")
+_NOT_STALLED = ("NotStalled", "nothing blocks the role")
+_VERDICT_CONDITIONS = (
+    ConditionType.COMPLIANT,
+    ConditionType.PERMISSIONS_COMPLIANT,
+    ConditionType.TRUST_COMPLIANT,
+)
 
 
 def _ready_reason(outcome: Outcome) -> tuple[str, str]:
@@ -128,22 +168,6 @@ def _ready_reason(outcome: Outcome) -> tuple[str, str]:
         "NotCompliant",
         "the role is still not compliant after reconciling; see the other conditions",
     )
-
-
-def _reconciling(outcome: Outcome) -> tuple[bool, str, str]:
-    """kstatus InProgress: a transient failure that the operator retries on its own."""
-    failure = outcome.failure
-    if failure is not None and failure.retryable:
-        return True, failure.reason, f"retrying: {failure.message}"
-    return False, "ReconcileFinished", "the last reconcile finished"
-
-
-def _stalled(outcome: Outcome, ready_reason: tuple[str, str]) -> tuple[bool, str, str]:
-    """kstatus Failed: not Ready, and waiting will not change that without someone acting."""
-    retrying = outcome.failure is not None and outcome.failure.retryable
-    if outcome.ready or retrying:
-        return False, "NotStalled", "nothing blocks the role"
-    return True, *ready_reason
 
 
 def _compliant_reason(report: ComplianceReport) -> tuple[str, str]:
@@ -187,3 +211,35 @@ def _trust_reason(report: ComplianceReport) -> tuple[str, str]:
         note = f" ({warnings} warnings)" if warnings else ""
         return "Trusted", f"AWS Backup and the Veeam appliance can assume the role{note}"
     return errors[0].code.value, "; ".join(f.message for f in errors)
+
+
+def deletion_blocked_status(
+    previous: DynamoBackupRoleStatus,
+    failure: Failure,
+    retry_in: float,
+    generation: int | None,
+    now: datetime,
+) -> DynamoBackupRoleStatus:
+    """The status of an object whose role could not be deleted yet: the finalizer stays."""
+    message = (
+        f"deletion blocked by {failure.reason}: {failure.message}; retrying in {retry_in:.0f}s. "
+        f"To release the object without deleting the role, annotate it "
+        f"{ABANDON_ANNOTATION}=true"
+    )
+    row = transition(Cause.DELETION_BLOCKED)
+    conditions = list(previous.conditions or [])
+    for kind, state in (
+        (ConditionType.READY, row.ready),
+        (ConditionType.RECONCILING, row.reconciling),
+        (ConditionType.STALLED, row.stalled),
+    ):
+        condition = Condition.make(
+            kind.value,
+            state,
+            Cause.DELETION_BLOCKED.value,
+            message,
+            observed_generation=generation,
+            now=now,
+        )
+        conditions = set_condition(conditions, condition)
+    return DynamoBackupRoleStatus(conditions=conditions)

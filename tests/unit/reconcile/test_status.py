@@ -71,7 +71,7 @@ def test_failure_before_any_verdict_leaves_compliance_unknown(desired: DesiredRo
         DynamoBackupRoleStatus(), Outcome(checked_at=T0, desired=desired, failure=failure), 2
     )
     assert condition(status, "Ready") == ("False", "AccessDenied")
-    assert condition(status, "Compliant") == ("Unknown", "NotChecked")
+    assert condition(status, "Compliant") == ("Unknown", "AccessDenied")
     assert condition(status, "Stalled") == ("True", "AccessDenied")
     assert condition(status, "Reconciling") == ("False", "ReconcileFinished")
     assert status.compliant is None
