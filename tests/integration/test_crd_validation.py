@@ -197,12 +197,12 @@ REJECTED = {
     "drift-check-too-often": (
         spec_with(driftCheckInterval="5s"),
         "spec.driftCheckInterval",
-        "driftCheckInterval must be at least 10s",
+        "driftCheckInterval must be between 10s and 24h",
     ),
     "drift-check-malformed": (
         spec_with(driftCheckInterval="10 minutes"),
         "spec.driftCheckInterval",
-        "should match '^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$'",
+        "should match '^([0-9]{1,5}(\\.[0-9]{1,9})?(ns|us|ms|s|m|h))+$'",
     ),
     "operator-tag-prefix": (
         spec_with(tags={"dynamobackup.io/owner": "me"}),

@@ -14,7 +14,6 @@ from botocore.exceptions import (
     BotoCoreError,
     ClientError,
     ConnectionClosedError,
-    EndpointConnectionError,
     IncompleteReadError,
     NoCredentialsError,
     ReadTimeoutError,
@@ -55,7 +54,7 @@ def describe_failure(error: Exception, account_id: str, doing: str) -> Failure:
         return Failure(
             "NoCredentials", "the operator has no AWS credentials (IRSA, Pod Identity or env)"
         )
-    if isinstance(error, EndpointConnectionError | _UNREACHABLE):
+    if isinstance(error, _UNREACHABLE):
         kind = type(error).__name__
         return Failure("AwsUnreachable", f"cannot reach AWS while {doing} ({kind})", retryable=True)
     if isinstance(error, ResponseParserError):

@@ -346,7 +346,7 @@ def test_sets_and_maps(schema: Schema) -> None:
     assert conditions["x-kubernetes-list-map-keys"] == ["type"]
     tags = at(schema, "spec.tags")
     assert tags["additionalProperties"]["type"] == "string"
-    assert tags["maxProperties"] == 40
+    assert tags["maxProperties"] == 47
 
 
 def test_numeric_and_length_bounds(schema: Schema) -> None:
@@ -400,11 +400,11 @@ def test_patterns(schema: Schema, path: str, valid: list[str], invalid: list[str
 def test_cel_rules_of_the_contract(schema: Schema) -> None:
     assert rules(at(schema, "spec.roleName")) == {"self == oldSelf": "roleName is immutable"}
     assert "self == oldSelf" in rules(at(schema, "spec.rolePath"))
-    assert rules(at(schema, "spec.account")) == {
-        "!has(self.externalId) || has(self.assumeRoleArn)": (
-            "externalId is only valid together with assumeRoleArn"
-        )
-    }
+    account = rules(at(schema, "spec.account"))
+    assert account["!has(self.externalId) || has(self.assumeRoleArn)"] == (
+        "externalId is only valid together with assumeRoleArn"
+    )
+    assert "account id and partition" in " ".join(account.values())
     trust = rules(at(schema, "spec.trust"))
     assert trust["has(self.applianceRoleArn) || has(self.applianceAccountId)"].startswith(
         "one of applianceRoleArn or applianceAccountId is required"
@@ -418,6 +418,8 @@ def test_cel_rules_of_the_contract(schema: Schema) -> None:
     assert "!k.startsWith('aws:')" in tag_rules
     (drift_rule,) = rules(at(schema, "spec.driftCheckInterval"))
     assert "duration(self) >= duration('10s')" in drift_rule
+    assert "duration(self) <= duration('86400s')" in drift_rule
+    assert "lowerAscii()" in tag_rules
 
 
 def test_printer_columns(crd: dict[str, Any]) -> None:

@@ -31,7 +31,8 @@ API_VERSION = f"{GROUP}/{VERSION}"
 # `dynamobackup.io/...` tags, and AWS rejects user tags starting with `aws:`.
 OWNERSHIP_TAG_PREFIX = f"{GROUP}/"
 RESERVED_TAG_PREFIXES = (OWNERSHIP_TAG_PREFIX, "aws:")
-MAX_TAGS = 40  # IAM's limit of tags per role
+# IAM allows 50 tags per role (tagListType); the operator's 3 ownership tags take 3 of them.
+MAX_TAGS = 47
 
 # `\w` and `\d` are avoided because they are Unicode-aware in Rust but
 # ASCII-only in Go; explicit ASCII classes mean the same in both.
@@ -58,7 +59,14 @@ IAM_ACTION_PATTERN = r"^[a-z0-9-]+:[A-Za-z0-9*?]+$"
 PROFILE_VERSION_PATTERN = r"^[0-9]+(\.[0-9]+)?$"
 # The subset of Go's time.ParseDuration syntax accepted here: unsigned, one or more
 # number+unit pairs, e.g. `30s`, `10m`, `1h30m`, `1.5h`.
-GO_DURATION_PATTERN = r"^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$"
+# Numbers are limited to 5 digits and the value to 16 characters, so no value can overflow Go's
+# time.Duration when the API server evaluates duration() (it would answer with a type-conversion
+# error that names no field).
+GO_DURATION_PATTERN = r"^([0-9]{1,5}(\.[0-9]{1,9})?(ns|us|ms|s|m|h))+$"
+GO_DURATION_MAX_LENGTH = 16
+# IAM's roleDescriptionType: tab, LF, CR, printable ASCII and Latin-1, at most 1,000 characters.
+ROLE_DESCRIPTION_PATTERN = r"^[\t\n\r\x20-\x7E\xA1-\xFF]*$"
+ROLE_DESCRIPTION_MAX_LENGTH = 1000
 # metav1.Condition's reason: CamelCase, machine readable.
 CONDITION_REASON_PATTERN = r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"
 
@@ -137,7 +145,13 @@ TagKey = Annotated[str, StringConstraints(pattern=TAG_KEY_PATTERN, min_length=1,
 TagValue = Annotated[str, StringConstraints(pattern=TAG_VALUE_PATTERN, max_length=256)]
 IamAction = Annotated[str, StringConstraints(pattern=IAM_ACTION_PATTERN, max_length=128)]
 ProfileVersion = Annotated[str, StringConstraints(pattern=PROFILE_VERSION_PATTERN, max_length=16)]
-GoDuration = Annotated[str, StringConstraints(pattern=GO_DURATION_PATTERN, max_length=64)]
+GoDuration = Annotated[
+    str, StringConstraints(pattern=GO_DURATION_PATTERN, max_length=GO_DURATION_MAX_LENGTH)
+]
+RoleDescription = Annotated[
+    str,
+    StringConstraints(pattern=ROLE_DESCRIPTION_PATTERN, max_length=ROLE_DESCRIPTION_MAX_LENGTH),
+]
 ConditionReason = Annotated[
     str, StringConstraints(pattern=CONDITION_REASON_PATTERN, min_length=1, max_length=1024)
 ]

@@ -47,6 +47,7 @@ from dynamobackup.api.v1alpha1.common import (
     PolicyArn,
     ProfileVersion,
     RoleArn,
+    RoleDescription,
     RoleName,
     RolePath,
     SpecModel,
@@ -73,8 +74,11 @@ RESOURCE_DESCRIPTION = (
     "policy correct (Enforce), or reports how it drifted (Audit)."
 )
 
-# A drift check more often than this would hammer the IAM API (which is rate limited per account).
+# A drift check more often than this would hammer the IAM API (which is rate limited per account);
+# less often than daily would let drift go unseen for too long.
 MIN_DRIFT_CHECK_INTERVAL = timedelta(seconds=10)
+MAX_DRIFT_CHECK_INTERVAL = timedelta(hours=24)
+DRIFT_INTERVAL_BOUNDS = "driftCheckInterval must be between 10s and 24h"
 DEFAULT_DRIFT_CHECK_INTERVAL = "10m"
 
 
@@ -122,7 +126,12 @@ class AwsAccount(SpecModel):
             cel(
                 "!has(self.externalId) || has(self.assumeRoleArn)",
                 "externalId is only valid together with assumeRoleArn",
-            )
+            ),
+            cel(
+                "!has(self.assumeRoleArn) || "
+                "self.assumeRoleArn.startsWith('arn:' + self.partition + ':iam::' + self.id + ':')",
+                "assumeRoleArn must be a role in the account id and partition of the account",
+            ),
         )
     )
 
@@ -150,6 +159,11 @@ class AwsAccount(SpecModel):
     def _external_id_needs_assume_role(self) -> Self:
         if self.external_id is not None and self.assume_role_arn is None:
             raise ValueError("externalId is only valid together with assumeRoleArn")
+        prefix = f"arn:{self.partition}:iam::{self.id}:"
+        if self.assume_role_arn is not None and not self.assume_role_arn.startswith(prefix):
+            raise ValueError(
+                "assumeRoleArn must be a role in the account id and partition of the account"
+            )
         return self
 
 
@@ -268,8 +282,26 @@ class Permissions(SpecModel):
         return sorted(actions)
 
 
+def _lower_ascii(text: str) -> str:
+    """CEL's lowerAscii: only A-Z change."""
+    return "".join(chr(ord(c) + 32) if "A" <= c <= "Z" else c for c in text)
+
+
+BOUNDARY_PARTITION = "permissionsBoundaryArn must be in the partition of the account"
+
+
 class DynamoBackupRoleSpec(SpecModel):
     """The desired IAM role for Veeam Backup for AWS to back up and restore DynamoDB."""
+
+    model_config = ConfigDict(
+        json_schema_extra=validations(
+            cel(
+                "!has(self.permissionsBoundaryArn) || "
+                "self.permissionsBoundaryArn.startsWith('arn:' + self.account.partition + ':')",
+                BOUNDARY_PARTITION,
+            )
+        )
+    )
 
     account: AwsAccount = Field(description="The AWS account of the role.")
     role_name: RoleName = Field(
@@ -281,8 +313,12 @@ class DynamoBackupRoleSpec(SpecModel):
         description="The IAM path of the role. Immutable: a different path needs a new role.",
         json_schema_extra=immutable("rolePath", ": a different path needs a new role"),
     )
-    description: str | None = Field(
-        default=None, max_length=1000, description="The IAM role description."
+    description: RoleDescription | None = Field(
+        default=None,
+        description=(
+            "The IAM role description: at most 1000 characters, printable ASCII, Latin-1, tab, "
+            "line feed and carriage return (what IAM accepts)."
+        ),
     )
     max_session_duration: int = Field(
         default=3600,
@@ -312,6 +348,10 @@ class DynamoBackupRoleSpec(SpecModel):
                 "tag keys must not start with dynamobackup.io/ (reserved for the operator) "
                 "or aws: (reserved by AWS)",
             ),
+            cel(
+                "self.all(k, self.filter(j, j.lowerAscii() == k.lowerAscii()).size() == 1)",
+                "tag keys must differ in more than case: IAM treats them case-insensitively",
+            ),
         ),
     )
     scope: Scope = Field(description="What the role is for.")
@@ -339,13 +379,14 @@ class DynamoBackupRoleSpec(SpecModel):
     )
     drift_check_interval: GoDuration = Field(
         default=DEFAULT_DRIFT_CHECK_INTERVAL,
-        description="How often the role is checked for drift, like 30s, 10m or 1h30m; >= 10s.",
+        description="How often the role is checked for drift, like 30s, 10m or 1h30m; 10s to 24h.",
         json_schema_extra=validations(
             # A malformed value fails the pattern; guarding keeps duration() from erroring too.
             cel(
                 f"!self.matches({cel_string(GO_DURATION_PATTERN)}) || "
-                f"duration(self) >= duration('{int(MIN_DRIFT_CHECK_INTERVAL.total_seconds())}s')",
-                "driftCheckInterval must be at least 10s",
+                f"(duration(self) >= duration('{int(MIN_DRIFT_CHECK_INTERVAL.total_seconds())}s')"
+                f" && duration(self) <= duration('{int(MAX_DRIFT_CHECK_INTERVAL.total_seconds())}s'))",
+                DRIFT_INTERVAL_BOUNDS,
             )
         ),
     )
@@ -364,14 +405,26 @@ class DynamoBackupRoleSpec(SpecModel):
                 raise ValueError(
                     f"tag key {key!r}: keys starting with dynamobackup.io/ or aws: are reserved"
                 )
+        folded = [_lower_ascii(key) for key in tags]
+        if len(set(folded)) != len(folded):
+            raise ValueError(
+                "tag keys must differ in more than case: IAM treats them case-insensitively"
+            )
         return tags
 
     @field_validator("drift_check_interval")
     @classmethod
     def _not_too_often(cls, interval: str) -> str:
-        if parse_go_duration(interval) < MIN_DRIFT_CHECK_INTERVAL:
-            raise ValueError("driftCheckInterval must be at least 10s")
+        if not MIN_DRIFT_CHECK_INTERVAL <= parse_go_duration(interval) <= MAX_DRIFT_CHECK_INTERVAL:
+            raise ValueError(DRIFT_INTERVAL_BOUNDS)
         return interval
+
+    @model_validator(mode="after")
+    def _boundary_in_partition(self) -> Self:
+        arn = self.permissions_boundary_arn
+        if arn is not None and not arn.startswith(f"arn:{self.account.partition}:"):
+            raise ValueError(BOUNDARY_PARTITION)
+        return self
 
     @property
     def drift_check_period(self) -> timedelta:
