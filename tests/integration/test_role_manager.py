@@ -253,3 +253,45 @@ def test_access_denied_is_a_failure_not_an_exception(aws: AwsHelper) -> None:
     outcome = manager.reconcile(make_spec(), OWNER)
     assert outcome.failure is not None and outcome.failure.reason == "AwsUnreachable"
     assert outcome.failure.retryable
+
+
+@pytest.mark.parametrize(("delivery", "calls"), [("Inline", 3), ("Managed", 4)])
+def test_a_create_costs_the_pre_read_and_the_writes_only(
+    manager: RoleManager, iam: Any, delivery: str, calls: int
+) -> None:
+    spec = make_spec(permissions={"delivery": delivery})
+    with counting() as log:
+        created = manager.reconcile(spec, OWNER)
+    assert created.ready, created.failure
+    # GetRole (absent), CreateRole, then PutRolePolicy or CreatePolicy + AttachRolePolicy: the
+    # role after the writes is known from them, not read back. (STS GetCallerIdentity runs once
+    # per process, for the operator's own account.)
+    iam_calls = {op: n for op, n in log.by_operation.items() if op != "GetCallerIdentity"}
+    assert sum(iam_calls.values()) == calls, log.by_operation
+    assert iam_calls["GetRole"] == 1
+    # What IAM really holds gives the same verdict and the same role.
+    checked = manager.reconcile(spec, OWNER)
+    assert checked.applied == () and checked.ready
+    assert created.report == checked.report
+    assert created.role is not None and checked.role is not None
+    assert (created.role.arn, created.role.role_id) == (checked.role.arn, checked.role.role_id)
+
+
+def test_concurrent_reconciles_of_one_account_assume_its_role_once(
+    manager: RoleManager, aws: AwsHelper
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+    from contextvars import copy_context
+
+    target = "222222222222"
+    arn = aws.create_cross_account_role(target, "dynamobackup-operator")
+    specs = [
+        make_spec(account={"id": target, "assumeRoleArn": arn}, roleName=f"veeam-{i}")
+        for i in range(8)
+    ]
+    with counting() as log, ThreadPoolExecutor(8) as pool:
+        # Each worker counts into this block's log (the count lives in a context variable).
+        futures = [pool.submit(copy_context().run, manager.reconcile, s, OWNER) for s in specs]
+        outcomes = [future.result() for future in futures]
+    assert all(outcome.ready for outcome in outcomes)
+    assert log.by_operation["AssumeRole"] == 1

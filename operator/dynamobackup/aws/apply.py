@@ -12,6 +12,7 @@ from dynamobackup.aws.observe import PolicyDocumentCache, observe_managed_policy
 from dynamobackup.policy.normalize import same_meaning
 from dynamobackup.reconcile import plan as p
 from dynamobackup.reconcile.ownership import Owner, Ownership, owner_from_tags
+from dynamobackup.reconcile.predict import Written
 
 
 class ForeignPolicyError(Exception):
@@ -38,7 +39,7 @@ class PlanApplier:
         self.iam = iam
         self.owner = owner
         self.cache = cache
-        self._handlers: dict[type[p.Change], Callable[[Any], None]] = {
+        self._handlers: dict[type[p.Change], Callable[[Any], Any]] = {
             p.CreateRole: self._create_role,
             p.UpdateAssumeRolePolicy: lambda c: self.iam.update_assume_role_policy(
                 RoleName=c.role_name, PolicyDocument=c.document.to_json()
@@ -62,8 +63,8 @@ class PlanApplier:
                 self.iam.delete_role_policy, RoleName=c.role_name, PolicyName=c.policy_name
             ),
             p.CreatePolicy: self._create_policy,
-            p.CreatePolicyVersion: lambda c: self._publish_version(
-                c.policy_arn, c.document.to_json()
+            p.CreatePolicyVersion: lambda c: Written(
+                c, version_id=self._publish_version(c.policy_arn, c.document.to_json())
             ),
             p.AttachRolePolicy: lambda c: self.iam.attach_role_policy(
                 RoleName=c.role_name, PolicyArn=c.policy_arn
@@ -75,10 +76,12 @@ class PlanApplier:
             p.DeleteRole: lambda c: _ignore_missing(self.iam.delete_role, RoleName=c.role_name),
         }
 
-    def apply(self, change: p.Change) -> None:
-        self._handlers[type(change)](change)
+    def apply(self, change: p.Change) -> Written:
+        """Performs the change; what IAM's response said that the role's new state depends on."""
+        result = self._handlers[type(change)](change)
+        return result if isinstance(result, Written) else Written(change)
 
-    def _create_role(self, change: p.CreateRole) -> None:
+    def _create_role(self, change: p.CreateRole) -> Written:
         arguments: dict[str, Any] = {
             "RoleName": change.name,
             "Path": change.path,
@@ -89,12 +92,13 @@ class PlanApplier:
         }
         if change.permissions_boundary_arn:
             arguments["PermissionsBoundary"] = change.permissions_boundary_arn
-        self.iam.create_role(**arguments)
+        role = self.iam.create_role(**arguments)["Role"]
+        return Written(change, role_arn=role["Arn"], role_id=role["RoleId"])
 
-    def _create_policy(self, change: p.CreatePolicy) -> None:
+    def _create_policy(self, change: p.CreatePolicy) -> Written:
         document = change.document.to_json()
         try:
-            self.iam.create_policy(
+            response = self.iam.create_policy(
                 PolicyName=change.name,
                 Path=change.path,
                 PolicyDocument=document,
@@ -105,6 +109,8 @@ class PlanApplier:
             if error_code(error) != "EntityAlreadyExists":
                 raise
             self._reuse_existing_policy(change)
+            return Written(change, exact=False)
+        return Written(change, version_id=response["Policy"].get("DefaultVersionId"))
 
     def _reuse_existing_policy(self, change: p.CreatePolicy) -> None:
         """A previous reconcile created the policy but stopped before attaching it."""
@@ -118,20 +124,22 @@ class PlanApplier:
         if current is None or not same_meaning(current, change.document):
             self._publish_version(arn, change.document.to_json())
 
-    def _publish_version(self, arn: str, document: str) -> None:
-        """A new default version, then the old ones pruned (IAM keeps at most five)."""
+    def _publish_version(self, arn: str, document: str) -> str | None:
+        """A new default version, then the old ones pruned (IAM keeps at most five); its ID."""
         try:
-            self.iam.create_policy_version(
+            response = self.iam.create_policy_version(
                 PolicyArn=arn, PolicyDocument=document, SetAsDefault=True
             )
         except ClientError as error:
             if error_code(error) != "LimitExceeded":
                 raise
             self._prune_versions(arn)
-            self.iam.create_policy_version(
+            response = self.iam.create_policy_version(
                 PolicyArn=arn, PolicyDocument=document, SetAsDefault=True
             )
         self._prune_versions(arn)
+        version: str | None = response["PolicyVersion"].get("VersionId")
+        return version
 
     def _prune_versions(self, arn: str) -> None:
         versions = self.iam.list_policy_versions(PolicyArn=arn)["Versions"]

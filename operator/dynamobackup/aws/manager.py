@@ -33,6 +33,7 @@ from dynamobackup.reconcile.plan import (
     plan_changes,
     plan_deletion,
 )
+from dynamobackup.reconcile.predict import Written, role_after
 
 logger = logging.getLogger(__name__)
 
@@ -178,21 +179,27 @@ class RoleManager:
             raise _Stop(Failure(blocked.reason, blocked.message))
         changes = plan_changes(desired, run.role).changes
         if changes:
-            self._apply(run, iam, changes)
-            # Read back what IAM now holds, so the verdict is about AWS, not about our intentions.
-            run.observe(iam, self.cache)
+            written = self._apply(run, iam, changes)
+            # What IAM holds now follows from what it accepted; read back only what does not.
+            after = role_after(run.role, written)
+            if after is None:
+                run.observe(iam, self.cache)
+            else:
+                run.role = after
 
-    def _apply(self, run: _Run, iam: Any, changes: tuple[Change, ...]) -> None:
+    def _apply(self, run: _Run, iam: Any, changes: tuple[Change, ...]) -> list[Written]:
         assert run.desired is not None
         applier = PlanApplier(iam, run.desired.owner, self.cache)
+        written = []
         for change in changes:
             try:
-                applier.apply(change)
+                written.append(applier.apply(change))
             except ForeignPolicyError as error:
                 raise _Stop(Failure("PolicyNameTaken", str(error))) from None
             run.applied.append(change)
             metrics.AWS_CHANGES.labels(change.operation).inc()
             logger.info("%s", change.summary)
+        return written
 
     def _with_instance_profiles(self, iam: Any, role: ObservedRole) -> ObservedRole:
         response = iam.list_instance_profiles_for_role(RoleName=role.name)

@@ -63,6 +63,9 @@ class SessionProvider:
         self._base = base_session or boto3.Session()
         self._lock = threading.Lock()
         self._clients: dict[tuple[str, ...], _CachedClient] = {}
+        # One lock per assumed role: concurrent reconciles of one account wait for the first
+        # AssumeRole instead of racing past the empty cache with one call each (single flight).
+        self._assuming: dict[tuple[str, ...], threading.Lock] = {}
         self._own_account: str | None = None
 
     def iam_for(self, account: AwsAccount) -> Any:
@@ -99,26 +102,38 @@ class SessionProvider:
             )
         key = ("assumed", arn, account.external_id or "", str(account.partition))
         with self._lock:
-            cached = self._clients.get(key)
-            if (
-                cached
-                and cached.expires
-                and cached.expires - REFRESH_BEFORE_EXPIRY > datetime.now(UTC)
-            ):
-                return cached.client
-        credentials = self._assume(arn, account.external_id, str(account.partition))
-        redaction.remember(
-            credentials["AccessKeyId"], credentials["SecretAccessKey"], credentials["SessionToken"]
-        )
-        session = boto3.Session(
-            aws_access_key_id=credentials["AccessKeyId"],
-            aws_secret_access_key=credentials["SecretAccessKey"],
-            aws_session_token=credentials["SessionToken"],
-        )
-        client = self._new_client(session, "iam", str(account.partition))
+            assuming = self._assuming.setdefault(key, threading.Lock())
+        with assuming:
+            cached = self._fresh(key)
+            if cached is not None:
+                return cached
+            credentials = self._assume(arn, account.external_id, str(account.partition))
+            redaction.remember(
+                credentials["AccessKeyId"],
+                credentials["SecretAccessKey"],
+                credentials["SessionToken"],
+            )
+            # A client of the one base session, not a boto3.Session per account: sessions each
+            # load and keep their own copy of the service models (about 11 MiB and 90 ms each).
+            client = self._new_client(
+                self._base,
+                "iam",
+                str(account.partition),
+                aws_access_key_id=credentials["AccessKeyId"],
+                aws_secret_access_key=credentials["SecretAccessKey"],
+                aws_session_token=credentials["SessionToken"],
+            )
+            with self._lock:
+                self._clients[key] = _CachedClient(client, credentials["Expiration"])
+            return client
+
+    def _fresh(self, key: tuple[str, ...]) -> Any | None:
+        """The cached client for `key` while its credentials stay valid a while longer."""
         with self._lock:
-            self._clients[key] = _CachedClient(client, credentials["Expiration"])
-        return client
+            cached = self._clients.get(key)
+        if cached and cached.expires and cached.expires - REFRESH_BEFORE_EXPIRY > datetime.now(UTC):
+            return cached.client
+        return None
 
     def _assume(self, arn: str, external_id: str | None, partition: str) -> dict[str, Any]:
         sts = self._client(("own", "sts", partition), partition)
@@ -137,7 +152,9 @@ class SessionProvider:
                 self._clients[key] = cached
             return cached.client
 
-    def _new_client(self, session: boto3.Session, service: str, partition: str) -> Any:
+    def _new_client(
+        self, session: boto3.Session, service: str, partition: str, **credentials: str
+    ) -> Any:
         # The service is a runtime string; boto3-stubs only types literal service names.
         factory: Any = session.client
         client = factory(
@@ -145,5 +162,6 @@ class SessionProvider:
             region_name=self.settings.region_for(partition),
             endpoint_url=self.settings.endpoint_url,
             config=self.settings.client_config(),
+            **credentials,
         )
         return instrument(client)
