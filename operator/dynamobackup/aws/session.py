@@ -15,9 +15,9 @@ import boto3
 from botocore.config import Config
 
 from dynamobackup import redaction
-from dynamobackup.api.v1alpha1 import AwsAccount
 from dynamobackup.aws.calls import instrument
 from dynamobackup.reconcile.outcome import Failure
+from dynamobackup.reconcile.tenancy import AccountAccess
 
 SESSION_NAME = "dynamobackup-operator"
 REFRESH_BEFORE_EXPIRY = timedelta(minutes=5)
@@ -68,7 +68,7 @@ class SessionProvider:
         self._assuming: dict[tuple[str, ...], threading.Lock] = {}
         self._own_account: str | None = None
 
-    def iam_for(self, account: AwsAccount) -> Any:
+    def iam_for(self, account: AccountAccess) -> Any:
         """An IAM client acting in `account`; raises AccountAccessError when that is impossible."""
         if account.assume_role_arn:
             return self._assumed_client(account)
@@ -78,7 +78,8 @@ class SessionProvider:
                 Failure(
                     "AccountMismatch",
                     f"the operator's credentials belong to account {own}, not {account.id}; "
-                    "set spec.account.assumeRoleArn to a role in that account",
+                    "set assumeRoleArn (of the account's DynamoBackupAccount, or of the "
+                    "DynamoBackupRole where no binding governs the account) to a role there",
                 )
             )
         return self._client(("own", "iam", str(account.partition)), str(account.partition))
@@ -89,7 +90,7 @@ class SessionProvider:
             self._own_account = str(sts.get_caller_identity()["Account"])
         return self._own_account
 
-    def _assumed_client(self, account: AwsAccount) -> Any:
+    def _assumed_client(self, account: AccountAccess) -> Any:
         arn = account.assume_role_arn
         assert arn is not None
         arn_account = arn.split(":")[4]

@@ -10,9 +10,8 @@ from typing import Any
 from dynamobackup.cli.errors import UsageError
 from dynamobackup.cli.inputs import load_document, resolve_appliance, resolve_profile
 from dynamobackup.cli.report import render_text
-from dynamobackup.policy.evaluate import evaluate_permissions
-from dynamobackup.policy.trust import analyze_trust
-from dynamobackup.policy.verdict import Verdict
+from dynamobackup.policy.normalize import ACCOUNT_ID
+from dynamobackup.policy.verdict import Expectation, PolicySource, RoleDocuments, judge
 
 OUTPUT_FORMATS = ("json", "text")
 
@@ -37,6 +36,12 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--boundary", metavar="FILE", type=Path, help="the permissions boundary")
     parser.add_argument("--trust", metavar="FILE", type=Path, help="the role's trust policy")
     add_appliance_arguments(parser)
+    parser.add_argument(
+        "--account",
+        metavar="ACCOUNT_ID",
+        help="the role's own 12-digit account: aws:SourceAccount and aws:SourceArn conditions on "
+        "the AWS Backup statement must name it (default: accept them)",
+    )
     parser.add_argument(
         "--strict",
         action="store_true",
@@ -75,26 +80,34 @@ def add_appliance_arguments(parser: argparse.ArgumentParser) -> None:
 def run_check(args: argparse.Namespace) -> int:
     if args.trust and not args.appliance:
         raise UsageError("--trust needs --appliance (the Veeam appliance's role ARN or account ID)")
+    if args.account is not None and not ACCOUNT_ID.match(args.account):
+        raise UsageError(f"--account must be a 12-digit account ID, got {args.account!r}")
     profile, operations = resolve_profile(args.profile_version, args.operations)
-    required = profile.required_actions(operations)
-    policies = [load_document(path) for path in args.policy]
-    boundary = load_document(args.boundary) if args.boundary else None
-    trust = None
-    if args.trust:
-        appliance = resolve_appliance(args.appliance)
-        trust = analyze_trust(
-            load_document(args.trust), appliance, external_id=args.external_id, strict=args.strict
-        )
-    verdict = Verdict(
-        profile,
-        operations,
-        required,
-        evaluate_permissions(required, policies, boundary),
-        trust,
-        args.strict,
+    expectation = Expectation(
+        profile=profile,
+        operations=operations,
+        required_actions=profile.required_actions(operations),
+        appliance=resolve_appliance(args.appliance) if args.appliance else None,
+        external_id=args.external_id,
+        account_id=args.account,
+        strict=args.strict,
     )
+    verdict = judge(expectation, role_documents(args))
     if args.output == "json":
         print(json.dumps(verdict.to_json(), indent=2))
     else:
         print(render_text(verdict))
     return 0 if verdict.compliant else 1
+
+
+def role_documents(args: argparse.Namespace) -> RoleDocuments:
+    """The same value the operator builds from IAM, here from the files given."""
+
+    def source(path: Path) -> PolicySource:
+        return PolicySource(str(path), load_document(path))
+
+    return RoleDocuments(
+        policies=tuple(source(path) for path in args.policy),
+        trust=source(args.trust) if args.trust else None,
+        boundary=source(args.boundary) if args.boundary else None,
+    )

@@ -17,6 +17,11 @@ def render_text(verdict: Verdict) -> str:
             permissions.excess,
             "granted beyond the profile" + (" (strict)" if verdict.strict else ""),
         ),
+        (
+            "Dangerous",
+            verdict.dangerous,
+            "excess grants that change permissions or mint credentials (never compliant)",
+        ),
     )
     for title, items, meaning in groups:
         if items:

@@ -15,7 +15,12 @@ from functools import lru_cache
 
 from dynamobackup.policy.catalog import ActionCatalog, default_catalog
 from dynamobackup.policy.document import PolicyDocument, Statement
-from dynamobackup.policy.matching import has_wildcard, matches_everything, wildcard_regex
+from dynamobackup.policy.matching import (
+    has_wildcard,
+    matches_everything,
+    pattern_covers,
+    wildcard_regex,
+)
 
 
 @dataclass(frozen=True)
@@ -55,16 +60,32 @@ class CompiledStatement:
         return actions - listed if self.negated else listed
 
 
+@dataclass(frozen=True)
+class RequiredActions:
+    """The required actions compiled once: literal names for set lookups, and the wildcards both
+    as written (to compare patterns) and joined into one regular expression (to match names)."""
+
+    literals: frozenset[str]
+    wildcards: tuple[str, ...]
+    pattern: re.Pattern[str] | None
+
+    def __contains__(self, action: object) -> bool:
+        if not isinstance(action, str):
+            return False
+        lowered = action.lower()
+        return lowered in self.literals or bool(self.pattern and self.pattern.fullmatch(lowered))
+
+
 @lru_cache(maxsize=4096)
-def _compile_actions(written: tuple[str, ...]) -> tuple[frozenset[str], re.Pattern[str] | None]:
-    """Literal names for set lookups, and all wildcard patterns joined into one regular expression."""
-    wildcards = [p for p in written if has_wildcard(p)]
+def compile_required(written: tuple[str, ...]) -> RequiredActions:
+    wildcards = tuple(p for p in written if has_wildcard(p))
     literals = frozenset(p.lower() for p in written if not has_wildcard(p))
-    if not wildcards:
-        return literals, None
-    return literals, re.compile(
-        "|".join(f"(?:{wildcard_regex(p)})" for p in wildcards), re.I | re.S
+    pattern = (
+        re.compile("|".join(f"(?:{wildcard_regex(p)})" for p in wildcards), re.I | re.S)
+        if wildcards
+        else None
     )
+    return RequiredActions(literals, wildcards, pattern)
 
 
 @dataclass(frozen=True)
@@ -166,7 +187,7 @@ def find_excess(
     Required entries may themselves be wildcards (an operator's additional `backup:*`).
     Sorted and deduplicated case-insensitively, so the report does not depend on statement order.
     """
-    required = _compile_actions(tuple(required_actions))
+    required = compile_required(tuple(required_actions))
     excess: dict[str, str] = {}
     for policy in policies:
         for statement in policy.statement:
@@ -187,17 +208,16 @@ def _unique_sorted(values: Iterable[str]) -> list[str]:
 
 
 @lru_cache(maxsize=8192)
-def grants_beyond(
-    pattern: str,
-    required: tuple[frozenset[str], re.Pattern[str] | None],
-    catalog: ActionCatalog,
-) -> bool:
-    literals, wildcards = required
+def grants_beyond(pattern: str, required: RequiredActions, catalog: ActionCatalog) -> bool:
+    """Whether `pattern` grants some action that is not required.
 
-    def is_required(action: str) -> bool:
-        lowered = action.lower()
-        return lowered in literals or (wildcards is not None and bool(wildcards.fullmatch(lowered)))
-
+    What the pattern grants counts, not what the catalog knows: a wildcard that matches no
+    catalogued action (`madeup:*`, `dynamodb:FutureAction*`) grants actions AWS may add, so it is
+    excess unless a required wildcard covers it.
+    """
     if not has_wildcard(pattern):
-        return not is_required(pattern)
-    return not all(is_required(action) for action in catalog.expand(pattern))
+        return pattern not in required
+    if any(pattern_covers(wildcard, pattern) for wildcard in required.wildcards):
+        return False
+    expanded = list(catalog.expand(pattern))
+    return not expanded or not all(action in required for action in expanded)

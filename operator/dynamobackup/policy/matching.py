@@ -33,3 +33,33 @@ def wildcard_match(pattern: str, value: str, *, ignore_case: bool = True) -> boo
 def matches_everything(pattern: str) -> bool:
     """A pattern such as `*` or `**` that matches any string at all."""
     return bool(pattern) and set(pattern) == {"*"}
+
+
+def pattern_covers(general: str, specific: str, *, ignore_case: bool = True) -> bool:
+    """Whether every string `specific` matches is also matched by `general` (`s3:*` covers
+    `s3:Get*`; `s3:Get*` does not cover `s3:*`). Sound: True is always right."""
+    if ignore_case:
+        general, specific = general.lower(), specific.lower()
+    return _covers(general, specific, 0, 0, {})
+
+
+def _covers(general: str, specific: str, i: int, j: int, memo: dict[tuple[int, int], bool]) -> bool:
+    if (i, j) in memo:
+        return memo[i, j]
+    if i == len(general):
+        result = j == len(specific)
+    elif general[i] == "*":
+        # `*` absorbs nothing more, or the next token of `specific` (a wildcard included).
+        result = _covers(general, specific, i + 1, j, memo) or (
+            j < len(specific) and _covers(general, specific, i, j + 1, memo)
+        )
+    elif j == len(specific) or specific[j] == "*":
+        result = False
+    elif general[i] == "?" or general[i] == specific[j]:
+        result = (general[i] == "?" or specific[j] != "?") and _covers(
+            general, specific, i + 1, j + 1, memo
+        )
+    else:
+        result = False
+    memo[i, j] = result
+    return result

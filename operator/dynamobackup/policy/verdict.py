@@ -1,4 +1,9 @@
-"""One verdict for a role: its permissions report and its trust report, as the CLI and status show it."""
+"""One verdict on a role's documents, the same for `dbr check` and for the operator.
+
+`judge` is the only function that decides whether a role's permissions and trust are compliant:
+the CLI builds `RoleDocuments` from its files, the operator from what IAM returned, and both get
+the same answer for the same documents.
+"""
 
 from __future__ import annotations
 
@@ -6,23 +11,86 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from dynamobackup.policy.evaluate import PermissionReport
+from dynamobackup.policy.catalog import ActionCatalog, default_catalog
+from dynamobackup.policy.document import PolicyDocument
+from dynamobackup.policy.evaluate import PermissionReport, evaluate_permissions
+from dynamobackup.policy.guardrails import dangerous_excess
 from dynamobackup.policy.profiles import Profile
-from dynamobackup.policy.trust import TrustReport
+from dynamobackup.policy.trust import Appliance, TrustReport, analyze_trust, unreadable_trust
+
+
+@dataclass(frozen=True)
+class PolicySource:
+    """One policy of the role: where it comes from, and its document or why it cannot be read.
+
+    `foreign` marks a policy that whoever manages the role did not put there.
+    """
+
+    name: str
+    document: PolicyDocument | None
+    error: str | None = None
+    foreign: bool = False
+
+
+@dataclass(frozen=True)
+class RoleDocuments:
+    """What a role carries, as far as judging it goes. `trust` None: trust is not checked."""
+
+    policies: tuple[PolicySource, ...]
+    trust: PolicySource | None = None
+    boundary: PolicySource | None = None
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """What the role must allow and whom it must trust.
+
+    `required_actions` is the profile's actions plus `additional_actions` (what the spec adds
+    beyond the profile); `account_id` is the role's own account (None: unknown), and `strict`
+    makes excess grants, extra principals and foreign policies non-compliant.
+    """
+
+    profile: Profile
+    operations: tuple[str, ...]
+    required_actions: tuple[str, ...]
+    appliance: Appliance | None = None
+    external_id: str | None = None
+    account_id: str | None = None
+    strict: bool = False
+    additional_actions: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class Verdict:
-    profile: Profile
-    operations: tuple[str, ...]
-    required_actions: tuple[str, ...]
+    expectation: Expectation
     permissions: PermissionReport
     trust: TrustReport | None
-    strict: bool = False
+    dangerous: tuple[str, ...] = ()
+    unreadable_policies: tuple[str, ...] = ()
+    foreign_policies: tuple[str, ...] = ()
+
+    @property
+    def profile(self) -> Profile:
+        return self.expectation.profile
+
+    @property
+    def operations(self) -> tuple[str, ...]:
+        return self.expectation.operations
+
+    @property
+    def required_actions(self) -> tuple[str, ...]:
+        return self.expectation.required_actions
+
+    @property
+    def strict(self) -> bool:
+        return self.expectation.strict
 
     @property
     def permissions_compliant(self) -> bool:
-        return self.permissions.is_compliant(strict=self.strict)
+        foreign = self.strict and bool(self.foreign_policies)
+        evaluated = self.permissions.is_compliant(strict=self.strict)
+        # Dangerous excess is never compliant, whoever granted it and however lax the check.
+        return evaluated and not foreign and not self.unreadable_policies and not self.dangerous
 
     @property
     def trust_compliant(self) -> bool:
@@ -50,9 +118,49 @@ class Verdict:
                 "denied": list(self.permissions.denied),
                 "conditional": list(self.permissions.conditional),
                 "excess": list(self.permissions.excess),
+                "dangerous": list(self.dangerous),
+                "unreadable": list(self.unreadable_policies),
+                "foreign": list(self.foreign_policies),
             },
             "trust": None if self.trust is None else _trust_json(self.trust),
         }
+
+
+def judge(
+    expectation: Expectation, role: RoleDocuments, catalog: ActionCatalog | None = None
+) -> Verdict:
+    """The verdict on `role` (IAM User Guide, policy evaluation logic; see policy.evaluate and
+    policy.trust for the rules)."""
+    catalog = catalog or default_catalog()
+    identity = [p.document for p in role.policies if p.document is not None]
+    unreadable = [p.name for p in role.policies if p.document is None]
+    boundary = role.boundary.document if role.boundary else None
+    if role.boundary is not None and boundary is None:
+        unreadable.append(role.boundary.name)
+    required = expectation.required_actions
+    return Verdict(
+        expectation=expectation,
+        permissions=evaluate_permissions(required, identity, boundary, catalog),
+        trust=_trust(expectation, role.trust),
+        dangerous=dangerous_excess(required, identity, catalog),
+        unreadable_policies=tuple(unreadable),
+        foreign_policies=tuple(p.name for p in role.policies if p.foreign),
+    )
+
+
+def _trust(expectation: Expectation, source: PolicySource | None) -> TrustReport | None:
+    if source is None or expectation.appliance is None:
+        return None
+    if source.document is None:
+        return unreadable_trust(source.error or "unknown error")
+    return analyze_trust(
+        source.document,
+        expectation.appliance,
+        external_id=expectation.external_id,
+        strict=expectation.strict,
+        services=expectation.profile.trusted_services,
+        account_id=expectation.account_id,
+    )
 
 
 def _trust_json(report: TrustReport) -> dict[str, Any]:

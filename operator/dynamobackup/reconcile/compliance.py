@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from dynamobackup.api.v1alpha1 import Mode
 from dynamobackup.policy.catalog import ActionCatalog
 from dynamobackup.policy.document import PolicyDocument
-from dynamobackup.policy.evaluate import PermissionReport, evaluate_permissions
-from dynamobackup.policy.trust import TrustReport, analyze_trust, unreadable_trust
+from dynamobackup.policy.evaluate import PermissionReport
+from dynamobackup.policy.trust import TrustReport
+from dynamobackup.policy.verdict import Expectation, PolicySource, RoleDocuments, Verdict, judge
 from dynamobackup.reconcile.desired import INLINE_POLICY_NAME, MANAGED_POLICY_PATH, DesiredRole
 from dynamobackup.reconcile.observed import ObservedDocument, ObservedManagedPolicy, ObservedRole
 from dynamobackup.reconcile.ownership import Ownership
@@ -16,26 +18,48 @@ from dynamobackup.reconcile.ownership import Ownership
 
 @dataclass(frozen=True)
 class ComplianceReport:
-    permissions: PermissionReport
-    trust: TrustReport
-    foreign_policies: tuple[str, ...]
+    """The shared verdict on the role's documents (policy.verdict.judge, the same as `dbr check`),
+    plus what only the operator can judge: the role's settings."""
+
+    verdict: Verdict
     drifted_settings: tuple[str, ...]
-    unreadable_policies: tuple[str, ...]
-    exclusive: bool
+
+    @property
+    def permissions(self) -> PermissionReport:
+        return self.verdict.permissions
+
+    @property
+    def trust(self) -> TrustReport:
+        assert self.verdict.trust is not None  # the operator always judges the trust policy
+        return self.verdict.trust
+
+    @property
+    def foreign_policies(self) -> tuple[str, ...]:
+        return self.verdict.foreign_policies
+
+    @property
+    def unreadable_policies(self) -> tuple[str, ...]:
+        return self.verdict.unreadable_policies
+
+    @property
+    def dangerous(self) -> tuple[str, ...]:
+        return self.verdict.dangerous
+
+    @property
+    def exclusive(self) -> bool:
+        return self.verdict.strict
 
     @property
     def permissions_compliant(self) -> bool:
-        foreign = self.exclusive and bool(self.foreign_policies)
-        evaluated = self.permissions.is_compliant(strict=self.exclusive)
-        return evaluated and not foreign and not self.unreadable_policies
+        return self.verdict.permissions_compliant
 
     @property
     def trust_compliant(self) -> bool:
-        return self.trust.compliant
+        return self.verdict.trust_compliant
 
     @property
     def compliant(self) -> bool:
-        return self.permissions_compliant and self.trust_compliant and not self.drifted_settings
+        return self.verdict.compliant and not self.drifted_settings
 
 
 def is_own_managed_policy(desired: DesiredRole, policy: ObservedManagedPolicy) -> bool:
@@ -60,57 +84,66 @@ def assess(
 ) -> ComplianceReport:
     """The verdict on `role`; a role that does not exist has every action missing."""
     role = role or _absent_role(desired)
-    identity, unreadable = _identity_documents(role)
-    boundary = role.boundary.document.document if role.boundary else None
-    if role.boundary and boundary is None:
-        unreadable.append(role.boundary.arn)
-    permissions = evaluate_permissions(desired.required_actions, identity, boundary, catalog)
     return ComplianceReport(
-        permissions=permissions,
-        trust=_trust(desired, role),
-        foreign_policies=tuple(foreign_policies(desired, role)),
+        verdict=judge(expectation(desired), role_documents(desired, role), catalog),
         drifted_settings=tuple(drifted_settings(desired, role)),
-        unreadable_policies=tuple(unreadable),
-        exclusive=desired.exclusive,
     )
 
 
-def _identity_documents(role: ObservedRole) -> tuple[list[PolicyDocument], list[str]]:
-    documents: list[PolicyDocument] = []
-    unreadable: list[str] = []
-    sources = [(f"inline:{name}", doc) for name, doc in role.inline_policies.items()]
-    sources += [(policy.arn, policy.document) for policy in role.attached_policies]
-    for source, observed in sources:
-        if observed.document is None:
-            unreadable.append(source)
-        else:
-            documents.append(observed.document)
-    return documents, unreadable
-
-
-def _trust(desired: DesiredRole, role: ObservedRole) -> TrustReport:
-    if role.trust.document is None:
-        return unreadable_trust(role.trust.error or "unknown error")
-    return analyze_trust(
-        role.trust.document,
-        desired.appliance,
+def expectation(desired: DesiredRole) -> Expectation:
+    return Expectation(
+        profile=desired.profile,
+        operations=desired.operations,
+        required_actions=desired.required_actions,
+        appliance=desired.appliance,
         external_id=desired.external_id,
+        account_id=desired.account_id,
         strict=desired.exclusive,
-        backup_service=desired.profile.trusted_services[0],
+        additional_actions=desired.additional_actions,
     )
+
+
+def role_documents(desired: DesiredRole, role: ObservedRole) -> RoleDocuments:
+    """The role as the shared judge sees it; `dbr check` builds the same value from files."""
+    foreign = set(foreign_policies(desired, role))
+    sources = [(f"inline:{name}", doc) for name, doc in sorted(role.inline_policies.items())]
+    sources += [(policy.arn, policy.document) for policy in role.attached_policies]
+    boundary = role.boundary
+    return RoleDocuments(
+        policies=tuple(_source(name, doc, name in foreign) for name, doc in sources),
+        trust=_source("trust policy", role.trust),
+        boundary=_source(boundary.arn, boundary.document) if boundary else None,
+    )
+
+
+def _source(name: str, observed: ObservedDocument, foreign: bool = False) -> PolicySource:
+    return PolicySource(name, observed.document, observed.error, foreign)
 
 
 def drifted_settings(desired: DesiredRole, role: ObservedRole) -> Iterator[str]:
+    """Settings that differ from the spec. Audit judges only what the spec declares: a setting
+    left to its default is Enforce's to write, not drift in a role someone else made."""
     settings = desired.settings
-    if role.description != settings.description:
+    declared = desired.declared_settings if desired.mode is Mode.AUDIT else None
+    if _judged("description", declared) and role.description != settings.description:
         yield "description"
-    if role.max_session_duration != settings.max_session_duration:
+    if (
+        _judged("maxSessionDuration", declared)
+        and role.max_session_duration != settings.max_session_duration
+    ):
         yield "maxSessionDuration"
-    if role.permissions_boundary_arn != settings.permissions_boundary_arn:
+    if (
+        _judged("permissionsBoundaryArn", declared)
+        and role.permissions_boundary_arn != settings.permissions_boundary_arn
+    ):
         yield "permissionsBoundaryArn"
     # Ownership tags are not the user's setting: Audit never writes them, and that is no drift.
     if any(role.tags.get(key) != value for key, value in settings.tags.items()):
         yield "tags"
+
+
+def _judged(setting: str, declared: frozenset[str] | None) -> bool:
+    return declared is None or setting in declared
 
 
 def _absent_role(desired: DesiredRole) -> ObservedRole:

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from dynamobackup.api.v1alpha1 import Delivery, DynamoBackupRoleSpec, Mode
 from dynamobackup.policy.catalog import ActionCatalog, default_catalog
 from dynamobackup.policy.document import PolicyDocument
+from dynamobackup.policy.evaluate import compile_required, grants_beyond
+from dynamobackup.policy.guardrails import Guardrails
 from dynamobackup.policy.least_privilege import (
     MANAGED_POLICY_MAX_CHARS,
     ROLE_INLINE_POLICIES_MAX_CHARS,
@@ -18,8 +20,10 @@ from dynamobackup.policy.least_privilege import (
 from dynamobackup.policy.profiles import Profile, UnknownProfileError, load_profile
 from dynamobackup.policy.trust import Appliance
 from dynamobackup.reconcile.ownership import Owner
+from dynamobackup.reconcile.tenancy import Grant, legacy_grant
 
 INLINE_POLICY_NAME = "dynamobackup-permissions"
+DEFAULT_MAX_SESSION_DURATION = 3600
 MANAGED_POLICY_PATH = "/dynamobackup/"
 
 
@@ -60,6 +64,10 @@ class DesiredRole:
     operations: tuple[str, ...]
     required_actions: tuple[str, ...]
     permissions: tuple[PolicyDocument, ...]
+    # What permissions.additionalActions adds beyond the profile (reported, never silent).
+    additional_actions: tuple[str, ...] = ()
+    # The settings the spec states; in Audit only these are compared (the rest are defaults).
+    declared_settings: frozenset[str] = frozenset()
 
     @property
     def role_tags(self) -> dict[str, str]:
@@ -79,16 +87,26 @@ class DesiredRole:
 
 
 def desired_role(
-    spec: DynamoBackupRoleSpec, owner: Owner, catalog: ActionCatalog | None = None
+    spec: DynamoBackupRoleSpec,
+    owner: Owner,
+    catalog: ActionCatalog | None = None,
+    grant: Grant | None = None,
 ) -> DesiredRole:
-    """Everything the spec implies; raises SpecError for what the schema cannot check."""
+    """Everything the spec implies; raises SpecError for what the schema cannot check.
+
+    `grant` carries the external ID read from a Secret and the guardrails of the role's account
+    binding; without one the spec's own external ID and the default guardrails apply.
+    """
+    grant = grant or legacy_grant(spec)
+    catalog = catalog or default_catalog()
     profile = _profile(spec.permissions.profile_version)
     operations = tuple(sorted(str(operation) for operation in spec.scope.operations))
-    additional = _additional_actions(
-        spec.permissions.additional_actions, catalog or default_catalog()
-    )
-    required = _union(profile.required_actions(operations), additional)
+    profile_actions = profile.required_actions(operations)
+    additional = _additional_actions(spec.permissions.additional_actions, catalog)
+    _check_guardrails(grant.guardrails, additional, profile_actions, catalog)
+    required = _union(profile_actions, additional)
     appliance = _appliance(spec)
+    external_id = grant.trust_external_id
     return DesiredRole(
         owner=owner,
         account_id=spec.account.id,
@@ -106,15 +124,51 @@ def desired_role(
             tags=dict(spec.tags),
         ),
         appliance=appliance,
-        external_id=spec.trust.external_id,
-        trust=trust_document(
-            appliance, external_id=spec.trust.external_id, services=profile.trusted_services
-        ),
+        external_id=external_id,
+        trust=trust_document(appliance, external_id=external_id, services=profile.trusted_services),
         profile=profile,
         operations=operations,
         required_actions=required,
         permissions=_permission_documents(required, profile.resource, spec.permissions.delivery),
+        additional_actions=_beyond(additional, profile_actions, catalog),
+        declared_settings=_declared_settings(spec),
     )
+
+
+def _check_guardrails(
+    guardrails: Guardrails,
+    additional: tuple[str, ...],
+    profile_actions: tuple[str, ...],
+    catalog: ActionCatalog,
+) -> None:
+    refused = guardrails.refused(additional, profile_actions, catalog)
+    if refused:
+        raise SpecError(
+            "ForbiddenAction",
+            f"permissions.additionalActions: {', '.join(refused)} grant actions a "
+            "DynamoBackupRole may not add (dangerous, or forbidden for this account); an "
+            "administrator can allow them in the account's DynamoBackupAccount guardrails",
+        )
+
+
+def _beyond(
+    additional: tuple[str, ...], profile_actions: tuple[str, ...], catalog: ActionCatalog
+) -> tuple[str, ...]:
+    """The additional entries that grant something the profile does not already need."""
+    profile = compile_required(profile_actions)
+    return tuple(entry for entry in additional if grants_beyond(entry, profile, catalog))
+
+
+def _declared_settings(spec: DynamoBackupRoleSpec) -> frozenset[str]:
+    declared = {"tags"}
+    if spec.description is not None:
+        declared.add("description")
+    if spec.permissions_boundary_arn is not None:
+        declared.add("permissionsBoundaryArn")
+    # The API server fills in the default, so only a value other than it is known to be stated.
+    if spec.max_session_duration != DEFAULT_MAX_SESSION_DURATION:
+        declared.add("maxSessionDuration")
+    return frozenset(declared)
 
 
 def _profile(version: str | None) -> Profile:

@@ -55,6 +55,7 @@ def build_status(
             action_count=len(desired.required_actions),
         )
         status.managed_policy_arns = _managed_policy_arns(outcome)
+        status.added_actions = list(desired.additional_actions)
     if outcome.report is not None:
         _fill_findings(status, outcome.report)
     return status
@@ -81,6 +82,7 @@ def _fill_findings(status: DynamoBackupRoleStatus, report: ComplianceReport) -> 
     ]
     status.foreign_policies = list(report.foreign_policies)
     status.drifted_settings = list(report.drifted_settings)
+    status.dangerous_actions = list(report.dangerous)
 
 
 def cause_of(outcome: Outcome) -> Cause:
@@ -188,6 +190,7 @@ def _permissions_reason(report: ComplianceReport) -> tuple[str, str]:
     if report.permissions_compliant:
         return "AllActionsAllowed", f"all {len(p.allowed)} required actions are allowed"
     problems = [
+        ("DangerousActions", len(report.dangerous), "dangerous grants"),
         ("ActionsDenied", len(p.denied), "denied"),
         ("ActionsMissing", len(p.missing), "missing"),
         ("ActionsConditional", len(p.conditional), "allowed only under conditions"),

@@ -222,7 +222,7 @@ def test_names_and_scope(crd: dict[str, Any]) -> None:
 
 
 SPEC_FIELDS = {
-    "account": {"id", "partition", "assumeRoleArn", "externalId"},
+    "account": {"id", "partition", "assumeRoleArn", "externalId", "externalIdSecretRef"},
     "roleName": None,
     "rolePath": None,
     "description": None,
@@ -231,7 +231,7 @@ SPEC_FIELDS = {
     "tags": None,
     "scope": {"operations"},
     "mode": None,
-    "trust": {"applianceRoleArn", "applianceAccountId", "externalId"},
+    "trust": {"applianceRoleArn", "applianceAccountId", "externalId", "externalIdSecretRef"},
     "permissions": {"profileVersion", "delivery", "additionalActions", "exclusive"},
     "adoptExisting": None,
     "deletionPolicy": None,
@@ -257,6 +257,8 @@ STATUS_FIELDS = {
     "foreignPolicies",
     "driftedSettings",
     "lastChanges",
+    "addedActions",
+    "dangerousActions",
 }
 
 
@@ -405,6 +407,12 @@ def test_cel_rules_of_the_contract(schema: Schema) -> None:
         "externalId is only valid together with assumeRoleArn"
     )
     assert "account id and partition" in " ".join(account.values())
+    assert account["!has(self.externalIdSecretRef) || has(self.assumeRoleArn)"] == (
+        "externalIdSecretRef is only valid together with assumeRoleArn"
+    )
+    assert account["!(has(self.externalId) && has(self.externalIdSecretRef))"] == (
+        "externalId and externalIdSecretRef are mutually exclusive: set only one"
+    )
     trust = rules(at(schema, "spec.trust"))
     assert trust["has(self.applianceRoleArn) || has(self.applianceAccountId)"].startswith(
         "one of applianceRoleArn or applianceAccountId is required"

@@ -52,6 +52,9 @@ def test_seed_lists_are_compliant(capsys: pytest.CaptureFixture[str]) -> None:
                 "denied": [],
                 "conditional": [],
                 "excess": [],
+                "dangerous": [],
+                "unreadable": [],
+                "foreign": [],
             },
             "trust": None,
         }
@@ -106,12 +109,12 @@ def test_backup_list_is_not_enough_for_manual_backups(capsys: pytest.CaptureFixt
 
 def test_excess_counts_only_with_strict(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     document = json.loads(SEED_BACKUP.read_text())
-    document["Statement"].append({"Effect": "Allow", "Action": "s3:*", "Resource": "*"})
+    document["Statement"].append({"Effect": "Allow", "Action": "s3:Get*", "Resource": "*"})
     policy = write(tmp_path, "p.json", document)
     code, report, _ = check(
         capsys, "--operations", "BackupPolicy", "--policy", policy, "--output", "json"
     )
-    assert code == 0 and report["permissions"]["excess"] == ["s3:*"]
+    assert code == 0 and report["permissions"]["excess"] == ["s3:Get*"]
     code, report, _ = check(
         capsys, "--operations", "BackupPolicy", "--policy", policy, "--strict", "--output", "json"
     )

@@ -113,21 +113,35 @@ def test_explicit_deny_removes_appliance_trust(deny: dict[str, Any]) -> None:
     )
 
 
-def test_deny_to_another_principal_or_conditional_deny_keeps_trust() -> None:
+def test_deny_to_another_principal_or_a_deny_decided_false_keeps_trust() -> None:
     other = {
         "Effect": "Deny",
         "Principal": {"AWS": "arn:aws:iam::111111111111:role/other"},
         "Action": "sts:AssumeRole",
     }
+    # The appliance's account is known, so a Deny for principals of another account never applies.
+    decided = {
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "sts:AssumeRole",
+        "Condition": {"StringEquals": {"aws:PrincipalAccount": "999999999999"}},
+    }
+    assert analyze_trust(
+        trust(SERVICE, trusting({"AWS": ROLE}), other, decided), APPLIANCE
+    ).compliant
+
+
+def test_a_deny_under_an_undecidable_condition_makes_trust_conditional() -> None:
+    # Evaluation logic: an explicit Deny wins; whether this one applies depends on the session.
     conditional = {
         "Effect": "Deny",
         "Principal": {"AWS": ROLE},
         "Action": "sts:AssumeRole",
         "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "false"}},
     }
-    assert analyze_trust(
-        trust(SERVICE, trusting({"AWS": ROLE}), other, conditional), APPLIANCE
-    ).compliant
+    report = analyze_trust(trust(SERVICE, trusting({"AWS": ROLE}), conditional), APPLIANCE)
+    assert codes(report) == ["ApplianceNotTrusted"]
+    assert "aws:MultiFactorAuthPresent" in report.findings[0].message
 
 
 def test_deny_on_backup_service() -> None:
@@ -147,10 +161,10 @@ def test_external_id_required() -> None:
         SERVICE, trusting({"AWS": ROLE}, Condition={"StringEquals": {"sts:ExternalId": "abd"}})
     )
     assert codes(analyze_trust(wrong, APPLIANCE, external_id="abc")) == ["ExternalIdMismatch"]
-    like = trust(
-        SERVICE, trusting({"AWS": ROLE}, Condition={"StringLike": {"sts:ExternalId": "abc"}})
+    anything = trust(
+        SERVICE, trusting({"AWS": ROLE}, Condition={"StringLike": {"sts:ExternalId": "*"}})
     )
-    assert codes(analyze_trust(like, APPLIANCE, external_id="abc")) == ["ExternalIdMismatch"]
+    assert codes(analyze_trust(anything, APPLIANCE, external_id="abc")) == ["ExternalIdMismatch"]
     right = trust(
         SERVICE, trusting({"AWS": ROLE}, Condition={"StringEquals": {"sts:externalid": ["abc"]}})
     )

@@ -3,6 +3,17 @@
 Importing from this package is the stable way to reach any name of the API.
 """
 
+from dynamobackup.api.v1alpha1.account import (
+    ACCOUNT,
+    AccountGuardrails,
+    Appliances,
+    BoundAccount,
+    DynamoBackupAccountSpec,
+    LabelSelector,
+    LabelSelectorRequirement,
+    NamespaceSelection,
+    SelectorOperator,
+)
 from dynamobackup.api.v1alpha1.common import (
     ACCOUNT_ID_PATTERN,
     API_VERSION,
@@ -41,6 +52,7 @@ from dynamobackup.api.v1alpha1.common import (
     RoleArn,
     RoleName,
     RolePath,
+    SecretKeyRef,
     SpecModel,
     StatusModel,
     TagKey,
@@ -86,9 +98,10 @@ from dynamobackup.api.v1alpha1.role import (
 )
 
 # Every kind the CRD generator writes, in the order the docs list them.
-KINDS = (ROLE,)
+KINDS = (ROLE, ACCOUNT)
 
 __all__ = [
+    "ACCOUNT",
     "ACCOUNT_ID_PATTERN",
     "API_VERSION",
     "CONDITION_REASON_PATTERN",
@@ -122,15 +135,19 @@ __all__ = [
     "TAG_KEY_PATTERN",
     "TAG_VALUE_PATTERN",
     "VERSION",
+    "AccountGuardrails",
     "AccountId",
     "ApiError",
+    "Appliances",
     "AwsAccount",
+    "BoundAccount",
     "Condition",
     "ConditionReason",
     "ConditionStatus",
     "ConditionType",
     "DeletionPolicy",
     "Delivery",
+    "DynamoBackupAccountSpec",
     "DynamoBackupRole",
     "DynamoBackupRoleSpec",
     "DynamoBackupRoleStatus",
@@ -138,7 +155,10 @@ __all__ = [
     "GoDuration",
     "IamAction",
     "KindInfo",
+    "LabelSelector",
+    "LabelSelectorRequirement",
     "Mode",
+    "NamespaceSelection",
     "Operation",
     "Partition",
     "Permissions",
@@ -149,6 +169,8 @@ __all__ = [
     "RoleName",
     "RolePath",
     "Scope",
+    "SecretKeyRef",
+    "SelectorOperator",
     "Severity",
     "SpecModel",
     "StatusModel",

@@ -173,6 +173,13 @@ def reject_duplicates(values: Any) -> Any:
     return values
 
 
+# A Secret's name (a DNS subdomain) and a key of its data.
+SECRET_NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+SECRET_KEY_PATTERN = r"^[-._a-zA-Z0-9]+$"
+SecretName = Annotated[str, StringConstraints(pattern=SECRET_NAME_PATTERN, max_length=253)]
+SecretKey = Annotated[str, StringConstraints(pattern=SECRET_KEY_PATTERN, max_length=253)]
+
+
 class SpecModel(BaseModel):
     """Desired state: immutable values, validated as strictly as the API server does."""
 
@@ -189,6 +196,14 @@ class SpecModel(BaseModel):
         """The spec as the API server stores it: camelCase, defaults filled in, unset optional
         fields and empty collections (which have no schema default) left out."""
         return without_empty_collections(dump(self))
+
+
+class SecretKeyRef(SpecModel):
+    """A key of a Secret whose value the operator reads; the Secret's namespace is implied by
+    the field that holds the reference, never chosen by it."""
+
+    name: SecretName = Field(description="The name of the Secret.")
+    key: SecretKey = Field(description="The key in the Secret's data that holds the value.")
 
 
 class StatusModel(BaseModel):
@@ -321,7 +336,7 @@ class KindInfo:
     scope: str  # Namespaced or Cluster
     description: str
     spec: type[SpecModel]
-    status: type[StatusModel]
+    status: type[StatusModel] | None  # None: the kind has no status (nor status subresource)
     printer_columns: tuple[dict[str, Any], ...]
     example_spec: Mapping[str, Any]
     categories: tuple[str, ...] = ()

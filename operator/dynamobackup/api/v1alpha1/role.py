@@ -50,6 +50,7 @@ from dynamobackup.api.v1alpha1.common import (
     RoleDescription,
     RoleName,
     RolePath,
+    SecretKeyRef,
     SpecModel,
     StatusModel,
     TagValue,
@@ -132,6 +133,14 @@ class AwsAccount(SpecModel):
                 "self.assumeRoleArn.startsWith('arn:' + self.partition + ':iam::' + self.id + ':')",
                 "assumeRoleArn must be a role in the account id and partition of the account",
             ),
+            cel(
+                "!has(self.externalIdSecretRef) || has(self.assumeRoleArn)",
+                "externalIdSecretRef is only valid together with assumeRoleArn",
+            ),
+            cel(
+                "!(has(self.externalId) && has(self.externalIdSecretRef))",
+                "externalId and externalIdSecretRef are mutually exclusive: set only one",
+            ),
         )
     )
 
@@ -151,7 +160,16 @@ class AwsAccount(SpecModel):
         default=None,
         description=(
             "The external id the operator passes when it assumes assumeRoleArn. "
-            "Only valid together with assumeRoleArn."
+            "Only valid together with assumeRoleArn. Prefer externalIdSecretRef: a value "
+            "here is readable by anyone who can read this object."
+        ),
+    )
+    external_id_secret_ref: SecretKeyRef | None = Field(
+        default=None,
+        description=(
+            "A key of a Secret in this object's namespace that holds the external id the "
+            "operator passes when it assumes assumeRoleArn. Only valid together with "
+            "assumeRoleArn; mutually exclusive with externalId."
         ),
     )
 
@@ -163,6 +181,12 @@ class AwsAccount(SpecModel):
         if self.assume_role_arn is not None and not self.assume_role_arn.startswith(prefix):
             raise ValueError(
                 "assumeRoleArn must be a role in the account id and partition of the account"
+            )
+        if self.external_id_secret_ref is not None and self.assume_role_arn is None:
+            raise ValueError("externalIdSecretRef is only valid together with assumeRoleArn")
+        if self.external_id is not None and self.external_id_secret_ref is not None:
+            raise ValueError(
+                "externalId and externalIdSecretRef are mutually exclusive: set only one"
             )
         return self
 
@@ -202,6 +226,10 @@ class Trust(SpecModel):
                 "!(has(self.applianceRoleArn) && has(self.applianceAccountId))",
                 "applianceRoleArn and applianceAccountId are mutually exclusive: set only one",
             ),
+            cel(
+                "!(has(self.externalId) && has(self.externalIdSecretRef))",
+                "externalId and externalIdSecretRef are mutually exclusive: set only one",
+            ),
         )
     )
 
@@ -222,8 +250,27 @@ class Trust(SpecModel):
     )
     external_id: ExternalId | None = Field(
         default=None,
-        description="The external id the appliance must present (sts:ExternalId condition).",
+        description=(
+            "The external id the appliance must present (sts:ExternalId condition). Prefer "
+            "externalIdSecretRef: a value here is readable by anyone who can read this object."
+        ),
     )
+    external_id_secret_ref: SecretKeyRef | None = Field(
+        default=None,
+        description=(
+            "A key of a Secret in this object's namespace that holds the external id the "
+            "appliance must present. The operator reads it at every reconcile, so rotating the "
+            "Secret updates the trust policy; mutually exclusive with externalId."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _one_external_id(self) -> Self:
+        if self.external_id is not None and self.external_id_secret_ref is not None:
+            raise ValueError(
+                "externalId and externalIdSecretRef are mutually exclusive: set only one"
+            )
+        return self
 
     @model_validator(mode="after")
     def _exactly_one_appliance(self) -> Self:
@@ -485,6 +532,21 @@ class DynamoBackupRoleStatus(StatusModel):
     )
     excess_actions: list[str] | None = Field(
         default=None, description="Actions the role allows beyond what the spec asks for."
+    )
+    added_actions: list[str] | None = Field(
+        default=None,
+        description=(
+            "What permissions.additionalActions grants beyond the permission profile: granted "
+            "on purpose, so not excess, but listed here so it is never silent."
+        ),
+    )
+    dangerous_actions: list[str] | None = Field(
+        default=None,
+        description=(
+            "Grants beyond the spec, from any policy of the role, that are dangerous (they "
+            "change permissions, mint credentials or reshape the organisation): the role is "
+            "not compliant while any is present, whatever permissions.exclusive says."
+        ),
     )
     missing_count: int | None = Field(
         default=None, ge=0, description="The number of missing actions."

@@ -1,0 +1,170 @@
+"""Account bindings decide which namespace reaches which account, how, and for what."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from dynamobackup.api.v1alpha1 import ApiError, DynamoBackupAccountSpec
+from dynamobackup.policy.guardrails import Guardrails
+from dynamobackup.reconcile.desired import SpecError, desired_role
+from dynamobackup.reconcile.tenancy import (
+    Admission,
+    Binding,
+    Refusal,
+    SecretRef,
+    TenancySettings,
+    admit,
+    grant,
+)
+
+from .conftest import APPLIANCE, OWNER, make_spec
+
+ACCOUNT = "123456789012"
+ACCESS = f"arn:aws:iam::{ACCOUNT}:role/dynamobackup-operator"
+SETTINGS = TenancySettings(bindings_required=True, operator_namespace="dbr-system")
+
+
+def binding(name: str = "prod", **overrides: Any) -> Binding:
+    spec: dict[str, Any] = {
+        "account": {"id": ACCOUNT, "assumeRoleArn": ACCESS},
+        "namespaces": {"names": ["team-a"]},
+        "operations": ["BackupPolicy", "Restore"],
+        "appliances": {"roleArns": [APPLIANCE]},
+    }
+    spec.update(overrides)
+    return Binding(name, ACCOUNT, DynamoBackupAccountSpec.parse(spec))
+
+
+def role(**overrides: Any) -> Any:
+    overrides.setdefault("trust", {"applianceRoleArn": APPLIANCE, "externalId": None})
+    return make_spec(**overrides)
+
+
+def refusal(result: Admission | Refusal) -> str:
+    assert isinstance(result, Refusal), result
+    return result.reason
+
+
+def test_a_bound_namespace_reaches_the_account_the_binding_way() -> None:
+    admitted = admit(role(), "team-a", {}, [binding()], SETTINGS)
+    assert isinstance(admitted, Admission) and admitted.binding == "prod"
+    assert admitted.route.assume_role_arn == ACCESS
+
+
+def test_another_namespace_is_refused() -> None:
+    assert refusal(admit(role(), "team-b", {}, [binding()], SETTINGS)) == "AccountNotAllowed"
+
+
+def test_a_label_selector_admits_namespaces() -> None:
+    selected = binding(namespaces={"selector": {"matchLabels": {"tier": "prod"}}})
+    assert isinstance(admit(role(), "team-x", {"tier": "prod"}, [selected], SETTINGS), Admission)
+    assert refusal(admit(role(), "team-x", {"tier": "dev"}, [selected], SETTINGS)) == (
+        "AccountNotAllowed"
+    )
+    expressions = binding(
+        namespaces={"selector": {"matchExpressions": [{"key": "tier", "operator": "Exists"}]}}
+    )
+    assert isinstance(admit(role(), "any", {"tier": "x"}, [expressions], SETTINGS), Admission)
+
+
+def test_an_unbound_account_is_refused_only_when_bindings_are_required() -> None:
+    assert refusal(admit(role(), "team-a", {}, [], SETTINGS)) == "AccountNotAllowed"
+    relaxed = admit(role(), "team-a", {}, [], TenancySettings())
+    assert isinstance(relaxed, Admission) and relaxed.binding is None
+
+
+def test_a_binding_governs_its_account_even_when_bindings_are_optional() -> None:
+    optional = TenancySettings()
+    assert refusal(admit(role(), "team-b", {}, [binding()], optional)) == "AccountNotAllowed"
+
+
+def test_a_role_may_not_name_its_own_access_where_a_binding_governs() -> None:
+    own = role(account={"id": ACCOUNT, "assumeRoleArn": ACCESS})
+    assert refusal(admit(own, "team-a", {}, [binding()], SETTINGS)) == "AssumeRoleArnNotAllowed"
+
+
+def test_operations_and_appliances_are_limited() -> None:
+    restore_only = binding(operations=["Restore"])
+    assert refusal(admit(role(), "team-a", {}, [restore_only], SETTINGS)) == "OperationNotAllowed"
+    other = role(
+        trust={"applianceAccountId": "999999999999", "applianceRoleArn": None, "externalId": None}
+    )
+    assert refusal(admit(other, "team-a", {}, [binding()], SETTINGS)) == "ApplianceNotAllowed"
+    # Listing a role does not admit its whole account; listing the account admits its roles.
+    account = role(
+        trust={"applianceAccountId": "111111111111", "applianceRoleArn": None, "externalId": None}
+    )
+    assert refusal(admit(account, "team-a", {}, [binding()], SETTINGS)) == "ApplianceNotAllowed"
+    by_account = binding(appliances={"accountIds": ["111111111111"]})
+    assert isinstance(admit(role(), "team-a", {}, [by_account], SETTINGS), Admission)
+
+
+def test_the_first_binding_by_name_that_permits_wins_and_invalid_ones_fail_closed() -> None:
+    other = binding("a-other", namespaces={"names": ["team-b"]})
+    admitted = admit(role(), "team-a", {}, [binding("z-prod"), other], SETTINGS)
+    assert isinstance(admitted, Admission) and admitted.binding == "z-prod"
+    broken = Binding("broken", ACCOUNT, None, "spec.operations: Field required")
+    assert (
+        refusal(
+            admit(
+                role(),
+                "team-b",
+                {},
+                [broken, other.__class__("x", ACCOUNT, binding().spec)],
+                SETTINGS,
+            )
+        )
+        == "BindingInvalid"
+    )
+
+
+def test_secrets_are_read_from_fixed_namespaces() -> None:
+    secret = {"name": "ids", "key": ACCOUNT}
+    bound = binding(account={"id": ACCOUNT, "assumeRoleArn": ACCESS, "externalIdSecretRef": secret})
+    spec = make_spec(
+        trust={"externalId": None, "externalIdSecretRef": {"name": "ids", "key": "veeam"}}
+    )
+    admitted = admit(spec, "team-a", {}, [bound], SETTINGS)
+    assert isinstance(admitted, Admission)
+    # The binding's Secret lives in the operator's namespace, the role's in the role's own.
+    assert admitted.route.external_id_secret == SecretRef("dbr-system", "ids", ACCOUNT)
+    assert admitted.trust_external_id_secret == SecretRef("team-a", "ids", "veeam")
+    values = {admitted.route.external_id_secret: "op-id", admitted.trust_external_id_secret: "t-id"}
+    granted = grant(admitted, spec, values)
+    assert granted.access.external_id == "op-id" and granted.trust_external_id == "t-id"
+    assert "op-id" not in repr(granted) and "t-id" not in repr(granted)  # never logged by repr
+    desired = desired_role(spec, OWNER, grant=granted)
+    assert desired.trust.statement[1].condition == {"StringEquals": {"sts:ExternalId": ("t-id",)}}
+
+
+def test_forbidden_additions_are_refused_before_anything_else() -> None:
+    spec = make_spec(permissions={"additionalActions": ["iam:*", "s3:GetObject"]})
+    with pytest.raises(SpecError) as caught:
+        desired_role(spec, OWNER)
+    assert caught.value.reason == "ForbiddenAction" and "iam:*" in str(caught.value)
+    assert "s3:GetObject" not in str(caught.value)
+    allowed = admit(
+        spec, "team-a", {}, [binding(guardrails={"allowedActions": ["iam:*"]})], SETTINGS
+    )
+    assert isinstance(allowed, Admission) and allowed.guardrails == Guardrails(allowed=("iam:*",))
+    desired = desired_role(spec, OWNER, grant=grant(allowed, spec, {}))
+    assert desired.additional_actions == ("iam:*", "s3:GetObject")
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"namespaces": {}}, "name namespaces, select them by label, or both"),
+        ({"appliances": {}}, "list at least one appliance role ARN or account id"),
+        (
+            {"account": {"id": ACCOUNT, "assumeRoleArn": "arn:aws:iam::999999999999:role/x"}},
+            "assumeRoleArn must be a role in the account id and partition",
+        ),
+        ({"operations": []}, "at least 1 item"),
+    ],
+)
+def test_invalid_bindings_are_rejected_with_one_line(change: dict[str, Any], message: str) -> None:
+    with pytest.raises(ApiError, match=message):
+        binding(**change)
