@@ -9,6 +9,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from dynamobackup.policy.profiles import load_profile
 from dynamobackup_devenv import binaries
 from dynamobackup_devenv.controlplane import Cluster
 from dynamobackup_devenv.moto_server import AwsHelper
@@ -221,32 +222,14 @@ def test_audit_reports_exactly_what_is_wrong_and_never_writes(
     assert {e["reason"] for e in dbr.events("audit")} <= {"NotCompliant"}
 
     # Fixing the role out of band is noticed by the next drift check.
+    fixed_actions = [*load_profile().required_actions(["BackupPolicy"]), "s3:Get*"]
     iam.put_role_policy(
         RoleName=name,
         PolicyName="by-hand",
         PolicyDocument=json.dumps(
             {
                 "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Resource": "*",
-                        "Action": [
-                            "backup:*",
-                            "dynamodb:*",
-                            "ec2:Describe*",
-                            "events:*",
-                            "iam:GetContextKeysForPrincipalPolicy",
-                            "iam:GetRole",
-                            "iam:ListAccountAliases",
-                            "iam:PassRole",
-                            "iam:SimulatePrincipalPolicy",
-                            "kms:Decrypt",
-                            "sns:*",
-                            "sqs:*",
-                        ],
-                    }
-                ],
+                "Statement": [{"Effect": "Allow", "Resource": "*", "Action": fixed_actions}],
             }
         ),
     )
@@ -256,7 +239,24 @@ def test_audit_reports_exactly_what_is_wrong_and_never_writes(
     # What remains are warnings (an extra principal) and excess grants, which only exclusive forbids.
     assert fixed["compliant"] is True and reason(fixed) == "Audited"
     assert [f["code"] for f in fixed["trustFindings"]] == ["ExcessPrincipal"]
-    assert "sns:*" in fixed["excessActions"]
+    assert fixed["excessActions"] == ["s3:Get*"] and fixed["dangerousActions"] == []
+
+    # A grant that changes permissions is never compliant, whoever put it there.
+    iam.put_role_policy(
+        RoleName=name,
+        PolicyName="admin",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Resource": "*", "Action": "iam:*"}],
+            }
+        ),
+    )
+    dangerous = dbr.wait_status(
+        "audit", lambda s: bool(s.get("dangerousActions")), timeout=40, what="the iam:* grant"
+    )
+    assert dangerous["compliant"] is False and dangerous["dangerousActions"] == ["iam:*"]
+    assert condition(dangerous, "PermissionsCompliant")["reason"] == "DangerousActions"
 
 
 def test_unowned_role_is_refused_until_adopted(dbr: DbrClient, aws: AwsHelper) -> None:

@@ -105,7 +105,39 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--log-level", choices=LOG_LEVELS, default="info")
     parser.add_argument("--log-format", choices=("text", "json"), default="text")
+    add_tenancy_arguments(parser)
     parser.set_defaults(handler=run_operator)
+
+
+def add_tenancy_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--require-account-bindings",
+        action="store_true",
+        help="refuse every DynamoBackupRole whose account no DynamoBackupAccount binds "
+        "(default: only bound accounts are restricted; the Helm chart turns this on)",
+    )
+    parser.add_argument(
+        "--operator-namespace",
+        metavar="NS",
+        help="the namespace of the Secrets DynamoBackupAccounts name (default: $POD_NAMESPACE, "
+        "else the in-cluster namespace)",
+    )
+    parser.add_argument(
+        "--external-id-secret-name",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a Secret name external IDs may be read from (repeatable; default: any name the "
+        "operator's RBAC allows). Give the same names the RBAC grants get on",
+    )
+    parser.add_argument(
+        "--forbid-action",
+        action="append",
+        default=[],
+        metavar="PATTERN",
+        help="an action pattern no DynamoBackupRole may add, on top of the dangerous ones "
+        "(repeatable)",
+    )
 
 
 def run_operator(args: argparse.Namespace) -> int:
@@ -115,6 +147,7 @@ def run_operator(args: argparse.Namespace) -> int:
     from dynamobackup.aws.session import AwsSettings
     from dynamobackup.handlers.registry import build_registry
     from dynamobackup.handlers.runtime import OperatorConfig, Runtime
+    from dynamobackup.reconcile.tenancy import TenancySettings
 
     _check_url(args.aws_endpoint_url)
     config = OperatorConfig(
@@ -125,6 +158,12 @@ def run_operator(args: argparse.Namespace) -> int:
         max_retry_delay_seconds=args.max_retry_delay,
         health_endpoint=f"http://0.0.0.0:{args.health_port}/healthz" if args.health_port else None,
         metrics_port=args.metrics_port or None,
+        tenancy=TenancySettings(
+            bindings_required=args.require_account_bindings,
+            operator_namespace=args.operator_namespace or _in_cluster_namespace(),
+            forbidden_actions=tuple(args.forbid_action),
+        ),
+        external_id_secret_names=tuple(args.external_id_secret_name),
     )
     log_format = kopf.LogFormat.JSON if args.log_format == "json" else kopf.LogFormat.FULL
     # Before anything logs: every record is scrubbed of credentials and external IDs.
@@ -134,6 +173,8 @@ def run_operator(args: argparse.Namespace) -> int:
     logging.getLogger("kopf.objects").addFilter(_quiet_timer_ticks)
     # botocore logs request details at debug level; never let it near credentials.
     logging.getLogger("botocore").setLevel(logging.WARNING)
+    # The kubernetes client logs response bodies at debug level: Secrets hold external IDs.
+    logging.getLogger("kubernetes.client.rest").setLevel(logging.WARNING)
     if config.metrics_port:
         start_http_server(config.metrics_port)
     runtime = Runtime(config)
@@ -173,13 +214,18 @@ def _elect_leader(args: argparse.Namespace) -> Any:
     return election
 
 
-def _own_namespace() -> str:
+def _in_cluster_namespace() -> str | None:
+    """$POD_NAMESPACE, else the ServiceAccount's namespace; None out of a cluster."""
     if namespace := os.environ.get("POD_NAMESPACE"):
         return namespace
     try:
-        return SERVICE_ACCOUNT_NAMESPACE.read_text().strip() or "default"
+        return SERVICE_ACCOUNT_NAMESPACE.read_text().strip() or None
     except OSError:
-        return "default"
+        return None
+
+
+def _own_namespace() -> str:
+    return _in_cluster_namespace() or "default"
 
 
 def _quiet_timer_ticks(record: logging.LogRecord) -> bool:

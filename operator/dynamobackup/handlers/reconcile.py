@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import Any
 
 import kopf
 
@@ -20,20 +22,27 @@ from dynamobackup.api.v1alpha1.lifecycle import ABANDON_ANNOTATION, Cause
 from dynamobackup.handlers.events import post_outcome_events
 from dynamobackup.handlers.kube import StatusNotWritten
 from dynamobackup.handlers.runtime import Runtime
+from dynamobackup.handlers.tenancy import grant_for
 from dynamobackup.reconcile.outcome import Failure, Outcome
 from dynamobackup.reconcile.ownership import Owner
 from dynamobackup.reconcile.schedule import drift_check_due, latest_check, retry_backoff
 from dynamobackup.reconcile.status import build_status, deletion_blocked_status
+from dynamobackup.reconcile.tenancy import Grant
 
 logger = logging.getLogger(__name__)
 
 
-def reconcile_object(runtime: Runtime, body: kopf.Body, trigger: str) -> None:
+Index = Mapping[str, Any]
+
+
+def reconcile_object(
+    runtime: Runtime, body: kopf.Body, trigger: str, bindings: Index, namespaces: Index
+) -> None:
     with runtime.lock_for(body.meta.uid):
-        _reconcile_locked(runtime, body, trigger)
+        _reconcile_locked(runtime, body, trigger, bindings, namespaces)
 
 
-def check_drift(runtime: Runtime, body: kopf.Body) -> None:
+def check_drift(runtime: Runtime, body: kopf.Body, bindings: Index, namespaces: Index) -> None:
     """The per-object timer: re-check once driftCheckInterval has passed since the last check."""
     if not _drift_check_due(runtime, body):
         return
@@ -41,7 +50,7 @@ def check_drift(runtime: Runtime, body: kopf.Body) -> None:
     if not lock.acquire(blocking=False):
         return  # a change handler is reconciling this object right now
     try:
-        _reconcile_locked(runtime, body, "timer")
+        _reconcile_locked(runtime, body, "timer", bindings, namespaces)
     except kopf.TemporaryError as error:
         # The next tick retries: the check is still due, as nothing remembered it.
         logger.warning("drift check of %s/%s: %s", body.meta.namespace, body.meta.name, error)
@@ -49,7 +58,9 @@ def check_drift(runtime: Runtime, body: kopf.Body) -> None:
         lock.release()
 
 
-def delete_object(runtime: Runtime, body: kopf.Body, retry: int) -> None:
+def delete_object(
+    runtime: Runtime, body: kopf.Body, retry: int, bindings: Index, namespaces: Index
+) -> None:
     """Never gives up: the finalizer stays until the role is gone, or a person opts out."""
     spec = _parse_spec(body)
     if spec is None:
@@ -63,7 +74,22 @@ def delete_object(runtime: Runtime, body: kopf.Body, retry: int) -> None:
         )
         runtime.forget(body.meta.uid)
         return
-    outcome = runtime.manager.delete(spec, Owner(body.meta.namespace or "", body.meta.name or ""))
+    granted = _grant(runtime, body, spec, bindings, namespaces)
+    if isinstance(granted, Failure) and not granted.retryable:
+        # The namespace may no longer act in that account: nothing is done there on its behalf.
+        kopf.warn(
+            body,
+            reason="DeletionAbandoned",
+            message=f"IAM role {spec.role_name} left in place: {granted.reason}: {granted.message}",
+        )
+        runtime.forget(body.meta.uid)
+        return
+    owner = Owner(body.meta.namespace or "", body.meta.name or "")
+    outcome = (
+        Outcome(checked_at=datetime.now(UTC), failure=granted)
+        if isinstance(granted, Failure)
+        else runtime.manager.delete(spec, owner, granted)
+    )
     failure = outcome.failure
     if failure is None or failure.reason in ("RoleNotOwned", "RoleOwnedByAnotherResource"):
         post_outcome_events(body, previous, outcome)
@@ -95,17 +121,24 @@ def _already_reported(previous: DynamoBackupRoleStatus, failure: Failure) -> boo
     return (ready.message or "").startswith(f"deletion blocked by {failure.reason}:")
 
 
-def _reconcile_locked(runtime: Runtime, body: kopf.Body, trigger: str) -> None:
+def _reconcile_locked(
+    runtime: Runtime, body: kopf.Body, trigger: str, bindings: Index, namespaces: Index
+) -> None:
     started = time.monotonic()
     previous = DynamoBackupRoleStatus.parse(body.get("status"))
     spec = _parse_spec(body)
-    if spec is None:
-        failure = Failure("InvalidSpec", "the spec does not satisfy the DynamoBackupRole API")
-        outcome = Outcome(checked_at=datetime.now(UTC), failure=failure)
+    granted: Grant | Failure = Failure(
+        "InvalidSpec", "the spec does not satisfy the DynamoBackupRole API"
+    )
+    if spec is not None:
+        granted = _grant(runtime, body, spec, bindings, namespaces)
+    if spec is None or isinstance(granted, Failure):
+        # Refused (or a Secret unreadable) before any AWS call: nothing is read or written there.
+        assert isinstance(granted, Failure)
+        outcome = Outcome(checked_at=datetime.now(UTC), failure=granted)
     else:
-        outcome = runtime.manager.reconcile(
-            spec, Owner(body.meta.namespace or "", body.meta.name or "")
-        )
+        owner = Owner(body.meta.namespace or "", body.meta.name or "")
+        outcome = runtime.manager.reconcile(spec, owner, granted)
     status = build_status(previous, outcome, body.meta.get("generation"))
     _write_status(runtime, body, status)
     runtime.remember_check(body.meta.uid, outcome.checked_at, body.meta.get("generation"))
@@ -113,6 +146,24 @@ def _reconcile_locked(runtime: Runtime, body: kopf.Body, trigger: str) -> None:
     _record_metrics(runtime, body, outcome, trigger, started)
     if outcome.failure is not None and outcome.failure.retryable:
         raise kopf.TemporaryError(outcome.failure.message, delay=runtime.config.retry_delay_seconds)
+
+
+def _grant(
+    runtime: Runtime,
+    body: kopf.Body,
+    spec: DynamoBackupRoleSpec,
+    bindings: Index,
+    namespaces: Index,
+) -> Grant | Failure:
+    config = runtime.config
+    return grant_for(
+        spec,
+        body.meta.namespace or "",
+        bindings,
+        namespaces,
+        settings=config.tenancy,
+        secrets=runtime.secrets,
+    )
 
 
 def _write_status(runtime: Runtime, body: kopf.Body, status: DynamoBackupRoleStatus) -> None:

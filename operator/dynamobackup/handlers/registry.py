@@ -7,9 +7,11 @@ from typing import Any
 
 import kopf
 
-from dynamobackup.api.v1alpha1 import GROUP, PLURAL, VERSION
+from dynamobackup.api.v1alpha1 import ACCOUNT, GROUP, PLURAL, VERSION
 from dynamobackup.handlers import reconcile
 from dynamobackup.handlers.runtime import FINALIZER, KOPF_ANNOTATION_PREFIX, Runtime
+from dynamobackup.handlers.tenancy import binding_of
+from dynamobackup.reconcile.tenancy import Binding
 
 
 def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
@@ -24,9 +26,20 @@ def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
     def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
         configure_settings(settings)
 
-    def on_change(body: kopf.Body, reason: str, **_: Any) -> None:
+    # kopf fills both indices before any handler runs, so no role is judged without its
+    # account's bindings (a binding that was not seen yet would let a role through).
+    @kopf.index(GROUP, VERSION, ACCOUNT.plural, id="account_bindings", registry=registry)
+    def account_bindings(*, name: str, spec: kopf.Spec, **_: Any) -> dict[str, Binding]:
+        binding = binding_of(name, dict(spec))
+        return {binding.account_id: binding} if binding is not None else {}
+
+    @kopf.index("", "v1", "namespaces", id="namespace_labels", registry=registry)
+    def namespace_labels(*, name: str, labels: kopf.Labels, **_: Any) -> dict[str, dict[str, str]]:
+        return {name: dict(labels)}
+
+    def on_change(*, body: kopf.Body, reason: str, **indices: Any) -> None:
         # on.update also fires when the reconcile-requested-at annotation changes.
-        reconcile.reconcile_object(runtime, body, trigger=str(reason))
+        reconcile.reconcile_object(runtime, body, str(reason), *_tenancy(indices))
 
     for cause in (kopf.on.resume, kopf.on.create, kopf.on.update):
         cause(GROUP, VERSION, PLURAL, id=f"reconcile-{cause.__name__}", registry=registry)(
@@ -36,14 +49,19 @@ def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
     @kopf.timer(
         GROUP, VERSION, PLURAL, interval=runtime.config.drift_tick_seconds, registry=registry
     )
-    def on_timer(body: kopf.Body, **_: Any) -> None:
-        reconcile.check_drift(runtime, body)
+    def on_timer(*, body: kopf.Body, **indices: Any) -> None:
+        reconcile.check_drift(runtime, body, *_tenancy(indices))
 
     @kopf.on.delete(GROUP, VERSION, PLURAL, registry=registry)
-    def on_delete(body: kopf.Body, retry: int, **_: Any) -> None:
-        reconcile.delete_object(runtime, body, retry)
+    def on_delete(*, body: kopf.Body, retry: int, **indices: Any) -> None:
+        reconcile.delete_object(runtime, body, retry, *_tenancy(indices))
 
     return registry
+
+
+def _tenancy(indices: dict[str, Any]) -> tuple[Any, Any]:
+    """The two indices kopf passes as keyword arguments named after their functions."""
+    return indices["account_bindings"], indices["namespace_labels"]
 
 
 def configure_settings(settings: kopf.OperatorSettings) -> None:

@@ -12,6 +12,8 @@ from dynamobackup.api.v1alpha1 import GROUP
 from dynamobackup.aws.manager import RoleManager
 from dynamobackup.aws.session import AwsSettings, SessionProvider
 from dynamobackup.handlers.kube import StatusWriter
+from dynamobackup.handlers.tenancy import SecretReader
+from dynamobackup.reconcile.tenancy import TenancySettings
 
 # kopf's bookkeeping gets a prefix of its own: kopf hides every annotation under its storage
 # prefix from change detection, and dynamobackup.io/reconcile-requested-at must stay visible.
@@ -31,6 +33,9 @@ class OperatorConfig:
     max_retry_delay_seconds: float = 300.0
     health_endpoint: str | None = "http://0.0.0.0:8080/healthz"
     metrics_port: int | None = 9090
+    tenancy: TenancySettings = field(default_factory=TenancySettings)
+    # The only Secret names external IDs are read from (empty: any name RBAC lets it read).
+    external_id_secret_names: tuple[str, ...] = ()
 
 
 class Runtime:
@@ -43,6 +48,7 @@ class Runtime:
         self.config = config
         self.manager = manager or RoleManager(SessionProvider(config.aws))
         self.status_writer = status_writer or StatusWriter()
+        self.secrets = SecretReader(config.external_id_secret_names)
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
         self._compliance: dict[str, tuple[str, str]] = {}
