@@ -30,7 +30,7 @@ from kubernetes.client import (
 )
 from kubernetes.client.exceptions import ApiException
 
-from dynamobackup.api.v1alpha1 import CRD_NAME, GROUP, PLURAL, VERSION
+from dynamobackup.api.v1alpha1 import ACCOUNT, CRD_NAME, GROUP, PLURAL, VERSION
 from dynamobackup_devenv import binaries, kube
 from dynamobackup_devenv.controlplane import Cluster, api_client_from_kubeconfig
 from dynamobackup_devenv.moto_server import AwsHelper, MotoServer
@@ -47,6 +47,8 @@ TOKEN_SECONDS = 3600
 VERBS = ("get", "list", "watch", "create", "update", "patch", "delete", "deletecollection")
 CRDS = ("apiextensions.k8s.io", "customresourcedefinitions", "")
 NAMESPACES = ("", "namespaces", "")
+ACCOUNTS = (GROUP, ACCOUNT.plural, "")
+SECRET_NAME = "dynamobackup-external-ids"
 # The operator's rules: everywhere (cluster-wide mode) or in each watched namespace.
 OPERATOR_RULES = {
     (GROUP, PLURAL, ""): {"list", "watch", "patch"},
@@ -66,13 +68,19 @@ NAMESPACED_PROBES = (
 CLUSTER_PROBES = (
     CRDS,
     NAMESPACES,
+    ACCOUNTS,
     ("", "nodes", ""),
     ("rbac.authorization.k8s.io", "clusterroles", ""),
     ("rbac.authorization.k8s.io", "clusterrolebindings", ""),
 )
 # kopf's read-only observation (see the chart's dbr.observerRules): refused, it stalls and retries.
-OBSERVER_RULES = {CRDS: {"list", "watch"}}
-NAMESPACED_OBSERVER_RULES = {CRDS: {"list", "watch"}, NAMESPACES: {"list", "watch"}}
+# Account bindings: the operator indexes DynamoBackupAccounts and namespace labels, read-only.
+OBSERVER_RULES = {
+    CRDS: {"list", "watch"},
+    NAMESPACES: {"list", "watch"},
+    ACCOUNTS: {"list", "watch"},
+}
+NAMESPACED_OBSERVER_RULES = OBSERVER_RULES
 
 
 @dataclass(frozen=True)
@@ -392,3 +400,44 @@ def test_the_chart_account_is_refused_everything_else(release: Release) -> None:
             )
             forbidden(objects.list_cluster_custom_object, GROUP, VERSION, PLURAL)
             forbidden(rbac.patch_namespaced_role, release.name, release.watched[0], patch)
+
+
+def test_the_chart_account_reads_only_the_external_id_secrets(
+    release: Release, k8s: ApiClient
+) -> None:
+    """RBAC cannot select Secrets by label: the chart grants get on one name, and nothing else."""
+    admin = CoreV1Api(k8s)
+    readable = [*release.watched, release.namespace]
+    # Cluster-wide mode reads that name in every namespace (a role's Secret is in its own).
+    unreadable = [] if not release.namespaced else [release.other]
+    for namespace in (*readable, release.other):
+        for name in (SECRET_NAME, "other"):
+            body = {"metadata": {"name": name}, "stringData": {"k": "v"}}
+            admin.create_namespaced_secret(namespace, body)
+    try:
+        with release.client() as client:
+            core = CoreV1Api(client)
+            for namespace in (*readable, *([] if release.namespaced else [release.other])):
+                assert core.read_namespaced_secret(SECRET_NAME, namespace).data == {"k": "dg=="}
+                forbidden(core.read_namespaced_secret, "other", namespace)
+                forbidden(core.list_namespaced_secret, namespace)
+            for namespace in unreadable:
+                forbidden(core.read_namespaced_secret, SECRET_NAME, namespace)
+            forbidden(core.list_secret_for_all_namespaces)
+            review = AuthorizationV1Api(client)
+            assert allowed_verbs(review, release.watched[0], "", "secrets", "") == set()
+    finally:
+        for namespace in (*readable, release.other):
+            for name in (SECRET_NAME, "other"):
+                admin.delete_namespaced_secret(name, namespace)
+
+
+def test_the_chart_account_cannot_change_account_bindings(release: Release) -> None:
+    body = {"apiVersion": f"{GROUP}/{VERSION}", "kind": ACCOUNT.kind, "metadata": {"name": "x"}}
+    with release.client() as client:
+        objects = CustomObjectsApi(client)
+        objects.list_cluster_custom_object(GROUP, VERSION, ACCOUNT.plural)
+        forbidden(objects.create_cluster_custom_object, GROUP, VERSION, ACCOUNT.plural, body)
+        patch = {"metadata": {"labels": {"tampered": "yes"}}}
+        forbidden(objects.patch_cluster_custom_object, GROUP, VERSION, ACCOUNT.plural, "x", patch)
+        forbidden(objects.delete_cluster_custom_object, GROUP, VERSION, ACCOUNT.plural, "x")

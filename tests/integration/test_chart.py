@@ -75,6 +75,11 @@ def one(manifests: list[Manifest], kind: str, namespace: str | None = None) -> M
     return found[0]
 
 
+def one_named(manifests: list[Manifest], kind: str, name: str) -> Manifest:
+    (found,) = [m for m in manifests if m["kind"] == kind and m["metadata"]["name"] == name]
+    return found
+
+
 def kinds(manifests: list[Manifest]) -> list[str]:
     return sorted(m["kind"] for m in manifests)
 
@@ -103,6 +108,8 @@ def test_lint_passes_strict_in_every_mode(helm: Helm) -> None:
 def test_default_render_is_one_cluster_wide_operator(helm: Helm) -> None:
     manifests = render(helm)
     assert kinds(manifests) == [
+        "ClusterRole",
+        "ClusterRole",
         "ClusterRole",
         "ClusterRoleBinding",
         "Deployment",
@@ -169,12 +176,18 @@ OPERATOR_RULES = [
 ]
 CRD_WATCH = (("apiextensions.k8s.io",), ("customresourcedefinitions",), ("list", "watch"))
 NAMESPACE_WATCH = (("",), ("namespaces",), ("list", "watch"))
+ACCOUNT_WATCH = ((GROUP,), ("dynamobackupaccounts",), ("list", "watch"))
+SECRET_GET = (("",), ("secrets",), ("get",))
+OBSERVER = [CRD_WATCH, ACCOUNT_WATCH, NAMESPACE_WATCH]
 
 
 def test_cluster_wide_rbac_is_the_operator_rules_and_crd_watch(helm: Helm) -> None:
     manifests = render(helm)
-    role = one(manifests, "ClusterRole")
-    assert rules_of(role) == [*OPERATOR_RULES, CRD_WATCH]
+    role = one_named(manifests, "ClusterRole", f"{NAMESPACE}-{FULLNAME}")
+    assert rules_of(role) == [*OPERATOR_RULES, SECRET_GET, *OBSERVER]
+    # Secrets: get, by name only (RBAC cannot select by label; list and watch are never granted).
+    secrets = next(r for r in role["rules"] if r["resources"] == ["secrets"])
+    assert secrets["resourceNames"] == ["dynamobackup-external-ids"]
     binding = one(manifests, "ClusterRoleBinding")
     assert binding["roleRef"]["name"] == role["metadata"]["name"] == f"{NAMESPACE}-{FULLNAME}"
     assert binding["subjects"] == [
@@ -186,19 +199,21 @@ def test_watch_namespaces_switches_to_roles_and_namespace_flags(helm: Helm) -> N
     manifests = render(helm, {"watchNamespaces": ["team-a", "team-b"]})
     assert kinds(manifests) == sorted(
         [
-            "ClusterRole",
+            *["ClusterRole"] * 3,
             "ClusterRoleBinding",
             "Deployment",
             "Service",
             "ServiceAccount",
-            *["Role", "RoleBinding"] * 2,
+            *["Role", "RoleBinding"] * 3,
         ]
     )
     # Cluster-wide only kopf's read-only observation remains.
-    assert rules_of(one(manifests, "ClusterRole")) == [CRD_WATCH, NAMESPACE_WATCH]
+    assert rules_of(one_named(manifests, "ClusterRole", f"{NAMESPACE}-{FULLNAME}")) == OBSERVER
+    # The bindings' Secrets live in the release namespace: get by name there too.
+    assert rules_of(one(manifests, "Role", NAMESPACE)) == [SECRET_GET]
     for namespace in ("team-a", "team-b"):
         role = one(manifests, "Role", namespace)
-        assert rules_of(role) == OPERATOR_RULES
+        assert rules_of(role) == [*OPERATOR_RULES, SECRET_GET]
         binding = one(manifests, "RoleBinding", namespace)
         assert binding["roleRef"] == {
             "apiGroup": "rbac.authorization.k8s.io",
@@ -207,6 +222,46 @@ def test_watch_namespaces_switches_to_roles_and_namespace_flags(helm: Helm) -> N
         }
         assert binding["subjects"][0]["namespace"] == NAMESPACE
     assert run_args(manifests).namespace == ["team-a", "team-b"]
+
+
+def test_tenants_get_dynamobackuproles_through_the_built_in_roles_and_no_bindings(
+    helm: Helm,
+) -> None:
+    manifests = render(helm)
+    view = one_named(manifests, "ClusterRole", f"{NAMESPACE}-{FULLNAME}-view")
+    edit = one_named(manifests, "ClusterRole", f"{NAMESPACE}-{FULLNAME}-edit")
+    aggregate = "rbac.authorization.k8s.io/aggregate-to-"
+    assert {k for k, v in view["metadata"]["labels"].items() if v == "true"} >= {
+        f"{aggregate}view",
+        f"{aggregate}edit",
+        f"{aggregate}admin",
+    }
+    assert f"{aggregate}view" not in edit["metadata"]["labels"]
+    assert rules_of(view) == [((GROUP,), (PLURAL, f"{PLURAL}/status"), ("get", "list", "watch"))]
+    assert rules_of(edit) == [
+        ((GROUP,), (PLURAL,), ("create", "update", "patch", "delete", "deletecollection"))
+    ]
+    # Account bindings stay with cluster admins: no aggregated role names them.
+    for manifest in manifests:
+        if manifest["kind"] == "ClusterRole" and "aggregate" in str(manifest["metadata"]):
+            assert "dynamobackupaccounts" not in str(manifest["rules"])
+
+
+def test_tenancy_values_become_flags(helm: Helm) -> None:
+    args = run_args(render(helm))
+    assert args.require_account_bindings is True
+    assert args.operator_namespace == NAMESPACE
+    assert args.external_id_secret_name == ["dynamobackup-external-ids"]
+    values = {
+        "tenancy": {
+            "requireAccountBindings": False,
+            "externalIdSecretNames": ["a", "b"],
+            "forbiddenActions": ["s3:*"],
+        }
+    }
+    args = run_args(render(helm, values))
+    assert args.require_account_bindings is False
+    assert (args.external_id_secret_name, args.forbid_action) == (["a", "b"], ["s3:*"])
 
 
 def test_aws_and_operator_values_become_flags(helm: Helm) -> None:
@@ -281,7 +336,7 @@ def test_service_monitor_scrapes_the_metrics_service(helm: Helm) -> None:
 
 def test_optional_objects_can_be_left_out(helm: Helm) -> None:
     values = {
-        "rbac": {"create": False},
+        "rbac": {"create": False, "aggregateToTenantRoles": False},
         "serviceAccount": {"create": False, "name": "existing"},
         "metrics": {"service": {"enabled": False}},
     }

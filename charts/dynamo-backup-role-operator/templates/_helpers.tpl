@@ -89,9 +89,36 @@ unnecessary.
 - apiGroups: ["apiextensions.k8s.io"]
   resources: ["customresourcedefinitions"]
   verbs: ["list", "watch"]
-{{- if .Values.watchNamespaces }}
+{{- include "dbr.tenancyRules" . }}
+{{- end -}}
+
+{{/*
+What account bindings need, cluster-wide in every mode: the operator indexes DynamoBackupAccounts
+(cluster-scoped, owned by cluster admins; read-only here, so the operator can never widen one)
+and the labels of namespaces (bindings select namespaces by label; kopf also lists namespaces in
+namespaced mode).
+*/}}
+{{- define "dbr.tenancyRules" }}
+- apiGroups: ["dynamobackup.io"]
+  resources: ["dynamobackupaccounts"]
+  verbs: ["list", "watch"]
 - apiGroups: [""]
   resources: ["namespaces"]
   verbs: ["list", "watch"]
+{{- end -}}
+
+{{/*
+External IDs: `get` on Secrets of the configured names only. RBAC cannot select Secrets by label,
+and list/watch cannot be limited by name, so the operator GETs each Secret by name at every
+reconcile and may read no other Secret. Where: every namespace in cluster-wide mode (a
+DynamoBackupRole's own Secret lives in its namespace), else the watched namespaces and the
+release namespace (a DynamoBackupAccount's Secret lives in the operator's namespace).
+*/}}
+{{- define "dbr.secretRules" -}}
+{{- with .Values.tenancy.externalIdSecretNames }}
+- apiGroups: [""]
+  resources: ["secrets"]
+  resourceNames: {{ toJson . }}
+  verbs: ["get"]
 {{- end }}
 {{- end -}}
