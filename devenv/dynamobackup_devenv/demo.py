@@ -32,6 +32,14 @@ CRD_DIR = REPO / "crds"
 LEGACY_SEED = EXAMPLES / "aws-seed" / "legacy-veeam-backup.json"
 LEGACY_ROLE = "legacy-veeam-backup"
 CROSS_ACCOUNT = ("222222222222", "dynamobackup-operator", "dynamobackup-operator-ext")
+EXAMPLE_BINDINGS = ("backup-123456789012", "restore-222222222222")
+# The operator runs as the Helm chart runs it: bindings required, external IDs read from Secrets
+# of one name, the bindings' Secrets in its own namespace.
+OPERATOR_ARGS = (
+    "--require-account-bindings",
+    "--operator-namespace=dynamobackup-system",
+    "--external-id-secret-name=dynamobackup-external-ids",
+)
 
 
 def seed_aws(endpoint_url: str) -> None:
@@ -113,6 +121,8 @@ def summary(items: list[Mapping[str, Any]]) -> str:
             lines.append(f"  trust {finding['severity']}: {finding['code']}: {finding['message']}")
         if status.get("excessActions"):
             lines.append(f"  excess: {', '.join(status['excessActions'])}")
+        if status.get("dangerousActions"):
+            lines.append(f"  dangerous: {', '.join(status['dangerousActions'])}")
     return "\n".join(lines)
 
 
@@ -129,6 +139,7 @@ def start_operator(info: EnvInfo) -> int:
         info.env,
         drift_tick=5.0,
         log_path=state_dir / "logs" / "operator.log",
+        extra_args=OPERATOR_ARGS,
         die_with_parent=False,  # it outlives this command, like the control plane
     )
     operator.start()

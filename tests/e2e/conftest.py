@@ -15,6 +15,8 @@ from dynamobackup_devenv.controlplane import Cluster
 from dynamobackup_devenv.moto_server import MotoServer
 from dynamobackup_devenv.operator_process import OperatorProcess
 
+EXAMPLES_OPERATOR_NAMESPACE = "dynamobackup-system"
+
 
 @pytest.fixture(scope="session")
 def operator(
@@ -27,8 +29,13 @@ def operator(
     # Only the namespaces e2e tests create (and the examples'): other tiers and the chart tests run
     # their own objects and operators, which this one must not fight over.
     namespaces = ("test-*", "veeam-backup")
+    # The examples' account bindings keep the operator's external IDs in dynamobackup-system.
     with OperatorProcess(
-        control_plane.kubeconfig, moto_server.environment(), log_path=log, namespaces=namespaces
+        control_plane.kubeconfig,
+        moto_server.environment(),
+        log_path=log,
+        namespaces=namespaces,
+        extra_args=(f"--operator-namespace={EXAMPLES_OPERATOR_NAMESPACE}",),
     ) as running:
         yield running
     print(f"operator log: {log}")

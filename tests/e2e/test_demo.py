@@ -20,19 +20,17 @@ def test_dev_demo_prints_the_verdicts_and_down_stops_everything(tmp_path: Path) 
         )
         assert demo.returncode == 0, demo.stderr
         lines = demo.stdout.splitlines()
-        assert lines[0].split()[:8] == [
-            "NAMESPACE",
-            "NAME",
-            "ACCOUNT",
-            "ROLE",
-            "MODE",
-            "COMPLIANT",
-            "MISSING",
-            "READY",
-        ]
-        rows = {line.split()[1]: line.split() for line in lines[1:5]}
-        assert rows["backup-policy"][5:8] == ["true", "0", "True"]
-        assert rows["legacy-audit"][4:8] == ["Audit", "false", "27", "False"]
+        header = lines[0].split()
+        assert header[:2] == ["NAMESPACE", "NAME"]
+        assert {"ACCOUNT", "ROLE", "MODE", "READY", "COMPLIANT", "MISSING"} <= set(header)
+        rows = {
+            line.split()[1]: dict(zip(header, line.split(), strict=False)) for line in lines[1:5]
+        }
+        columns = ("MODE", "READY", "COMPLIANT", "MISSING")
+        assert [rows["backup-policy"][c] for c in columns] == ["Enforce", "True", "true", "0"]
+        assert [rows["legacy-audit"][c] for c in columns] == ["Audit", "False", "false", "27"]
+        # The cross-account role got in through its account binding and the Secret it names.
+        assert [rows["restore-prod"][c] for c in columns] == ["Enforce", "True", "true", "0"]
         assert "veeam-backup/legacy-audit: Ready=False (DriftDetected)" in demo.stdout
         operator_pid = int((tmp_path / "dev" / "operator.pid").read_text())
         assert pid_alive(operator_pid)

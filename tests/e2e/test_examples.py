@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from kubernetes.client import ApiClient
+from kubernetes.client import ApiClient, CustomObjectsApi
 
+from dynamobackup.api.v1alpha1 import ACCOUNT, GROUP, VERSION
 from dynamobackup_devenv import demo, kube
 from dynamobackup_devenv.controlplane import Cluster
 from dynamobackup_devenv.moto_server import AwsHelper
@@ -16,7 +17,15 @@ from dynamobackup_devenv.operator_process import OperatorProcess
 @pytest.fixture
 def examples_namespace(k8s: ApiClient) -> Iterator[str]:
     yield "veeam-backup"
+    # The bindings are cluster-scoped and govern accounts other tests use: they go too.
+    objects = CustomObjectsApi(k8s)
+    for item in objects.list_cluster_custom_object(GROUP, VERSION, ACCOUNT.plural)["items"]:
+        if item["metadata"]["name"] in demo.EXAMPLE_BINDINGS:
+            objects.delete_cluster_custom_object(
+                GROUP, VERSION, ACCOUNT.plural, item["metadata"]["name"]
+            )
     kube.delete_namespace(k8s, "veeam-backup")
+    kube.delete_namespace(k8s, "dynamobackup-system")
 
 
 def test_examples_reach_their_verdicts(
