@@ -87,7 +87,10 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition(
         Cause.BLOCKING_FAILURE,
         "a person must act: AccessDenied, AssumeRoleFailed, InvalidCredentials, RoleNotOwned, "
-        "RoleNotFound (Audit), PolicyNameTaken, InvalidSpec",
+        "RoleNotFound (Audit), PolicyNameTaken, InvalidSpec; and, before any AWS call, the "
+        "tenancy refusals AccountNotAllowed, OperationNotAllowed, ApplianceNotAllowed, "
+        "AssumeRoleArnNotAllowed, BindingInvalid, ForbiddenAction, UnknownAction, "
+        "SecretNotAllowed, SecretNotFound, SecretKeyNotFound, SecretNotReadable, InvalidExternalId",
         F,
         "the cause",
         F,
@@ -112,7 +115,8 @@ TRANSITIONS: tuple[Transition, ...] = (
         Cause.DELETION_BLOCKED,
         "deletionPolicy Delete and the role or its policies could not be deleted yet; the "
         f"finalizer stays (retried with capped exponential backoff) until they are gone or a "
-        f"person annotates {ABANDON_ANNOTATION}=true",
+        f"person annotates {ABANDON_ANNOTATION}=true. A deletion whose namespace may no longer "
+        "act in the account (a tenancy refusal) touches nothing in AWS and lets go at once",
         F,
         "DeletionBlocked (the message names the cause)",
         T,
