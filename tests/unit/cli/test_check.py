@@ -295,3 +295,43 @@ def test_installed_entry_point_has_no_traceback(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert result.stderr.startswith("error: ") and "Traceback" not in result.stderr
     assert result.stderr.count("\n") == 1
+
+
+def test_account_flag_checks_the_backup_service_guard(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    trust = write(
+        tmp_path,
+        "trust.json",
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": "backup.amazonaws.com"},
+                    "Action": "sts:AssumeRole",
+                    "Condition": {"StringEquals": {"aws:SourceAccount": "123456789012"}},
+                },
+                {"Effect": "Allow", "Principal": {"AWS": APPLIANCE}, "Action": "sts:AssumeRole"},
+            ],
+        },
+    )
+    base = ["--operations", "BackupPolicy", "--policy", str(SEED_BACKUP), "--trust", trust]
+    base += ["--appliance", APPLIANCE, "--output", "json"]
+    assert check(capsys, *base)[0] == 0  # without --account the guard is accepted
+    assert check(capsys, *base, "--account", "123456789012")[0] == 0
+    code, report, _ = check(capsys, *base, "--account", "999999999999")
+    assert code == 1
+    assert [f["code"] for f in report["trust"]["findings"]] == ["BackupServiceNotTrusted"]
+    code, _, err = check(capsys, *base, "--account", "12345")
+    assert code == 2 and "--account must be a 12-digit account ID" in err
+
+
+def test_dangerous_grants_are_listed_and_never_compliant(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    document = json.loads(SEED_BACKUP.read_text())
+    document["Statement"].append({"Effect": "Allow", "Action": "iam:*", "Resource": "*"})
+    policy = write(tmp_path, "p.json", document)
+    code, out, _ = check(capsys, "--operations", "BackupPolicy", "--policy", policy)
+    assert code == 1 and "Dangerous (1)" in out and "  - iam:*" in out

@@ -84,8 +84,8 @@ class LabelSelectorRequirement(SpecModel):
 
     key: LabelKey = Field(description="The label key.")
     operator: SelectorOperator = Field(description="In, NotIn, Exists or DoesNotExist.")
-    values: tuple[LabelValue, ...] = Field(
-        default=(), max_length=64, description="The values for In and NotIn."
+    values: tuple[LabelValue, ...] | None = Field(
+        default=None, max_length=64, description="The values for In and NotIn."
     )
 
     @model_validator(mode="after")
@@ -101,7 +101,7 @@ class LabelSelectorRequirement(SpecModel):
             return present
         if self.operator is SelectorOperator.DOES_NOT_EXIST:
             return not present
-        listed = present and labels[self.key] in self.values
+        listed = present and labels[self.key] in (self.values or ())
         return listed if self.operator is SelectorOperator.IN else not listed
 
 
