@@ -113,12 +113,30 @@ def test_default_render_is_one_cluster_wide_operator(helm: Helm) -> None:
         "ClusterRole",
         "ClusterRoleBinding",
         "Deployment",
+        "Role",
+        "RoleBinding",
         "Service",
         "ServiceAccount",
     ]
     deployment = one(manifests, "Deployment")
-    assert deployment["spec"]["replicas"] == 1
-    assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+    # Two replicas, safely: only the Lease holder works; a rollout starts the standby first.
+    assert deployment["spec"]["replicas"] == 2
+    assert deployment["spec"]["strategy"] == {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
+    }
+    (lease_role,) = [
+        m
+        for m in manifests
+        if m["metadata"]["name"] == f"{FULLNAME}-leader-election" and m["kind"] == "Role"
+    ]
+    assert lease_role["metadata"]["namespace"] == NAMESPACE
+    assert {rule["apiGroups"][0] for rule in lease_role["rules"]} == {"coordination.k8s.io"}
+    assert {verb for rule in lease_role["rules"] for verb in rule["verbs"]} == {
+        "create",
+        "get",
+        "update",
+    }
     pod = deployment["spec"]["template"]["spec"]
     assert (
         pod["serviceAccountName"]
@@ -126,6 +144,7 @@ def test_default_render_is_one_cluster_wide_operator(helm: Helm) -> None:
         == one(manifests, "ServiceAccount")["metadata"]["name"]
     )
     args = run_args(manifests)
+    assert args.leader_elect and args.lease_name == FULLNAME
     assert args.namespace == [] and not args.all_namespaces
     assert (args.health_port, args.metrics_port, args.log_format) == (8080, 9090, "json")
     assert args.aws_endpoint_url is None and args.aws_region is None
@@ -204,13 +223,13 @@ def test_watch_namespaces_switches_to_roles_and_namespace_flags(helm: Helm) -> N
             "Deployment",
             "Service",
             "ServiceAccount",
-            *["Role", "RoleBinding"] * 3,
+            *["Role", "RoleBinding"] * 4,  # two watched, the Secrets', the Lease's
         ]
     )
     # Cluster-wide only kopf's read-only observation remains.
     assert rules_of(one_named(manifests, "ClusterRole", f"{NAMESPACE}-{FULLNAME}")) == OBSERVER
     # The bindings' Secrets live in the release namespace: get by name there too.
-    assert rules_of(one(manifests, "Role", NAMESPACE)) == [SECRET_GET]
+    assert rules_of(one_named(manifests, "Role", f"{FULLNAME}-secrets")) == [SECRET_GET]
     for namespace in ("team-a", "team-b"):
         role = one(manifests, "Role", namespace)
         assert rules_of(role) == [*OPERATOR_RULES, SECRET_GET]
