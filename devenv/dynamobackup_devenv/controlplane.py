@@ -95,6 +95,7 @@ class ControlPlane:
         self.apiserver: ManagedProcess | None = None
         self.etcd_port = 0
         self.secure_port = 0
+        self._peer_port = 0
         self.startup_seconds: float | None = None
         self._certs: ControlPlaneCerts | None = None
         self._cleanup_token: int | None = None
@@ -151,6 +152,24 @@ class ControlPlane:
             unregister_cleanup(self._cleanup_token)
             self._cleanup_token = None
 
+    # --- faults (tests restart components; ports and data stay, as in a real restart) ----------
+
+    def stop_apiserver(self) -> None:
+        if self.apiserver is not None:
+            self.apiserver.stop()
+            self.apiserver = None
+
+    def start_apiserver(self) -> None:
+        self._start_apiserver(binaries.ensure(("kube-apiserver",))["kube-apiserver"])
+
+    def restart_etcd(self, down_for: float = 0.0) -> None:
+        """Stops etcd and starts it again on the same ports and data (kube-apiserver stays up)."""
+        if self.etcd is not None:
+            self.etcd.stop()
+            self.etcd = None
+        time.sleep(down_for)
+        self._start_etcd(binaries.ensure(("etcd",))["etcd"], self._peer_port)
+
     def __enter__(self) -> Self:
         return self.start()
 
@@ -202,6 +221,7 @@ class ControlPlane:
         return self._log_dir or self._require_workdir() / "logs"
 
     def _start_etcd(self, binary: Path, peer_port: int) -> None:
+        self._peer_port = peer_port
         peer_url = f"http://127.0.0.1:{peer_port}"
         args = [
             str(binary),

@@ -49,6 +49,9 @@ CRDS = ("apiextensions.k8s.io", "customresourcedefinitions", "")
 NAMESPACES = ("", "namespaces", "")
 ACCOUNTS = (GROUP, ACCOUNT.plural, "")
 SECRET_NAME = "dynamobackup-external-ids"
+LEASES = ("coordination.k8s.io", "leases", "")
+# Leader election: create any Lease, get/update only the release's (by name, so not listed here).
+LEASE_RULES = {LEASES: {"create"}}
 # The operator's rules: everywhere (cluster-wide mode) or in each watched namespace.
 OPERATOR_RULES = {
     (GROUP, PLURAL, ""): {"list", "watch", "patch"},
@@ -57,6 +60,7 @@ OPERATOR_RULES = {
 }
 NAMESPACED_PROBES = (
     *OPERATOR_RULES,
+    LEASES,
     ("events.k8s.io", "events", ""),
     ("", "secrets", ""),
     ("", "pods", ""),
@@ -253,6 +257,12 @@ def inline_actions(iam: Any, role: str) -> list[str]:
     return [a for s in document["Statement"] for a in s["Action"]]
 
 
+def lease_flags(release: Release) -> tuple[str, ...]:
+    flags = tuple(a for a in release.container_args if a.startswith(("--leader-elect", "--lease")))
+    assert flags == ("--leader-elect", f"--lease-name={release.deployment['metadata']['name']}")
+    return flags
+
+
 def test_the_chart_account_runs_the_operator(
     release: Release,
     k8s: ApiClient,
@@ -264,7 +274,12 @@ def test_the_chart_account_runs_the_operator(
     assert namespaces == (release.watched if release.namespaced else ())
     log = tmp_path / "operator.log"
     with OperatorProcess(
-        release.kubeconfig, moto_server.environment(), namespaces=namespaces, log_path=log
+        release.kubeconfig,
+        moto_server.environment(),
+        namespaces=namespaces,
+        log_path=log,
+        # The Deployment's leader election, with the Lease where the pod would keep it.
+        extra_args=(*lease_flags(release), f"--lease-namespace={release.namespace}"),
     ) as running:
         dbr = DbrClient(k8s, release.watched[0])
         role = f"veeam-{short_id()}"
@@ -323,6 +338,7 @@ def test_the_chart_account_holds_exactly_the_expected_verbs(release: Release) ->
         namespace: OPERATOR_RULES if not release.namespaced or namespace in release.watched else {}
         for namespace in (*release.watched, release.other, release.namespace)
     }
+    granted[release.namespace] = {**granted[release.namespace], **LEASE_RULES}
     with release.client() as client:
         api = AuthorizationV1Api(client)
         for namespace, rules in granted.items():

@@ -37,12 +37,16 @@ class AwsSettings:
     endpoint_url: str | None = None
     region: str | None = None
     max_attempts: int = 8
+    # Seconds per attempt; botocore's 60 s default would hold a worker for minutes on a hung call.
+    timeout: float = 20.0
 
     def client_config(self) -> Config:
         # Adaptive mode adds client-side rate limiting to backoff: IAM's rate limits are low.
         return Config(
             retries={"mode": "adaptive", "total_max_attempts": self.max_attempts},
             user_agent_extra="dynamobackup-operator",
+            connect_timeout=min(5.0, self.timeout),
+            read_timeout=self.timeout,
         )
 
     def region_for(self, partition: str) -> str:

@@ -51,6 +51,13 @@ def register(subparsers: Any) -> None:
         help="attempts per AWS call, with adaptive backoff (default 8)",
     )
     parser.add_argument(
+        "--aws-timeout",
+        type=float,
+        default=20.0,
+        metavar="SECONDS",
+        help="read timeout of one AWS call attempt (default 20)",
+    )
+    parser.add_argument(
         "--drift-tick",
         type=float,
         default=10.0,
@@ -152,7 +159,9 @@ def run_operator(args: argparse.Namespace) -> int:
     _check_url(args.aws_endpoint_url)
     config = OperatorConfig(
         namespaces=tuple(args.namespace),
-        aws=AwsSettings(args.aws_endpoint_url, args.aws_region, args.aws_max_attempts),
+        aws=AwsSettings(
+            args.aws_endpoint_url, args.aws_region, args.aws_max_attempts, args.aws_timeout
+        ),
         drift_tick_seconds=args.drift_tick,
         retry_delay_seconds=args.retry_delay,
         max_retry_delay_seconds=args.max_retry_delay,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from typing import Any
 
@@ -70,10 +71,27 @@ def configure_settings(settings: kopf.OperatorSettings) -> None:
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(
         prefix=KOPF_ANNOTATION_PREFIX
     )
-    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+    settings.persistence.diffbase_storage = DigestingDiffBaseStorage(
         prefix=KOPF_ANNOTATION_PREFIX, key="last-handled-configuration"
     )
     settings.posting.level = logging.INFO
     # Sync handlers call boto3; a pool sized for IAM's per-account rate limits, not for CPUs.
     settings.execution.max_workers = 8
     settings.watching.server_timeout = 300
+
+
+# Spec fields whose values are secrets: kopf's copy of the last handled spec (an annotation) keeps
+# a digest of them instead, which still changes when they change, so updates are still noticed.
+SECRET_SPEC_FIELDS = (("account", "externalId"), ("trust", "externalId"))
+
+
+class DigestingDiffBaseStorage(kopf.AnnotationsDiffBaseStorage):
+    def build(self, *, body: kopf.Body, extra_fields: Any = None) -> kopf.BodyEssence:
+        essence = super().build(body=body, extra_fields=extra_fields)
+        spec = essence.get("spec")
+        for parent, name in SECRET_SPEC_FIELDS:
+            section = spec.get(parent) if isinstance(spec, dict) else None
+            if isinstance(section, dict) and isinstance(section.get(name), str):
+                digest = hashlib.sha256(section[name].encode()).hexdigest()[:16]
+                section[name] = f"sha256:{digest}"
+        return essence
