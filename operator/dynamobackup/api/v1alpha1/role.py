@@ -390,7 +390,10 @@ class DynamoBackupRoleSpec(SpecModel):
             ),
             cel(
                 "self.all(k, "
-                + " && ".join(f"!k.startsWith('{prefix}')" for prefix in RESERVED_TAG_PREFIXES)
+                # IAM reserves aws: in any case (AWS:, Aws:), so the check ignores case.
+                + " && ".join(
+                    f"!k.lowerAscii().startsWith('{prefix}')" for prefix in RESERVED_TAG_PREFIXES
+                )
                 + ")",
                 "tag keys must not start with dynamobackup.io/ (reserved for the operator) "
                 "or aws: (reserved by AWS)",
@@ -448,7 +451,7 @@ class DynamoBackupRoleSpec(SpecModel):
                 raise ValueError(
                     f"tag key {key!r}: tag keys must be 1-128 letters, digits, spaces or _.:/=+-@"
                 ) from None
-            if key.startswith(RESERVED_TAG_PREFIXES):
+            if _lower_ascii(key).startswith(RESERVED_TAG_PREFIXES):
                 raise ValueError(
                     f"tag key {key!r}: keys starting with dynamobackup.io/ or aws: are reserved"
                 )
