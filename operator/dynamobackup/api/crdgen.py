@@ -26,7 +26,7 @@ import yaml
 from pydantic import BaseModel
 
 from dynamobackup.api import v1alpha1
-from dynamobackup.api.v1alpha1 import KINDS, ROLE, KindInfo
+from dynamobackup.api.v1alpha1 import KINDS, ROLE, KindInfo, lifecycle
 
 REGENERATE = "python -m dynamobackup.api.crdgen --write crds/ --docs docs/api.md (or `make crds`)"
 
@@ -404,7 +404,22 @@ def docs_markdown() -> str:
     ]
     for kind in KINDS:
         lines += _kind_section(kind)
+    lines += _lifecycle_section()
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _lifecycle_section() -> list[str]:
+    """The conditions x causes state machine of DynamoBackupRole, from api.v1alpha1.lifecycle."""
+    return [
+        "## DynamoBackupRole conditions: the state machine",
+        "",
+        "What each outcome of a reconcile (or a deletion) sets. The operator's status code follows "
+        "this table (`operator/dynamobackup/api/v1alpha1/lifecycle.py`); unknown is never reported "
+        "as non-compliant. A person releases a deletion without deleting the IAM role with the "
+        f'annotation `{lifecycle.ABANDON_ANNOTATION}: "true"`.',
+        "",
+        lifecycle.markdown_table(),
+    ]
 
 
 def _kind_section(kind: KindInfo) -> list[str]:

@@ -48,6 +48,9 @@ class Transition:
 
 
 VERDICT = "verdict"
+UNKNOWN_UNLESS_READ = (
+    "Unknown, with the cause as reason, when the role could not be read; else from the findings"
+)
 
 TRANSITIONS: tuple[Transition, ...] = (
     Transition(
@@ -80,8 +83,8 @@ TRANSITIONS: tuple[Transition, ...] = (
         "the cause",
         T,
         F,
-        U,
-        "kept from the last check, with its lastCheckedTime; compliant kept",
+        UNKNOWN_UNLESS_READ,
+        "kept from the last check, with its lastCheckedTime, when the role could not be read",
         "Warning with the cause, once per new cause; never NotCompliant",
     ),
     Transition(
@@ -95,7 +98,7 @@ TRANSITIONS: tuple[Transition, ...] = (
         "the cause",
         F,
         T,
-        U,
+        UNKNOWN_UNLESS_READ,
         "kept from the last check when the role could not be read; updated when it was",
         "Warning with the cause, once per new cause",
     ),
