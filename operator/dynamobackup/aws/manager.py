@@ -15,6 +15,7 @@ from botocore.exceptions import ClientError
 
 from dynamobackup import metrics, redaction
 from dynamobackup.api.v1alpha1 import DeletionPolicy, DynamoBackupRoleSpec, Mode
+from dynamobackup.api.v1alpha1.lifecycle import NOT_OURS_REASONS
 from dynamobackup.aws.apply import ForeignPolicyError, PlanApplier
 from dynamobackup.aws.calls import counting
 from dynamobackup.aws.errors import boundary_not_found, describe_failure, error_code
@@ -241,12 +242,9 @@ class RoleManager:
         )
 
 
-# Failures that leave the role's verdict meaningless: someone else's role is not ours to judge.
-_UNJUDGEABLE = frozenset({"RoleOwnedByAnotherResource", "RolePathConflict"})
-
-
 def _judgeable(failure: Failure | None) -> bool:
-    return failure is None or failure.reason not in _UNJUDGEABLE
+    """Someone else's role (or another path's) is not ours to judge: no verdict at all."""
+    return failure is None or failure.reason not in NOT_OURS_REASONS
 
 
 def _boundary_refused(error: ClientError) -> bool:
