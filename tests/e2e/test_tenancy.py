@@ -177,6 +177,9 @@ def test_a_tenant_cannot_reach_an_account_bound_to_another_namespace(tenancy: Te
     assert sneaked.get("awsCalls", 0) == 0
     names = tenancy.role_names(account)
     assert mine in names and theirs not in names and sneaky not in names
+    # Deleting a refused role touches nothing in AWS and does not hang on the finalizer.
+    tenancy.roles("b").delete("theirs")
+    wait_for(lambda: not tenancy.roles("b").exists("theirs"), 30, "the refused role to go")
     # An account no binding governs is refused too: bindings are required.
     other, _ = tenancy.account()
     tenancy.roles("a").create("unbound", spec(other, role_name()))
