@@ -118,8 +118,19 @@ def test_enforce_creates_the_role_and_then_only_reads(
         text=True,
         check=True,
     ).stdout.splitlines()
-    assert columns[0].split() == ["NAME", "ACCOUNT", "ROLE", "MODE", "COMPLIANT", "MISSING", "AGE"]
-    assert columns[1].split()[:6] == ["backup", "123456789012", name, "Enforce", "true", "0"]
+    header = columns[0].split()
+    assert header[0] == "NAME" and header[-1] == "AGE"
+    row = dict(zip(header, columns[1].split(), strict=False))
+    wanted = ("NAME", "ACCOUNT", "ROLE", "MODE", "READY", "COMPLIANT", "MISSING")
+    assert [row[column] for column in wanted] == [
+        "backup",
+        "123456789012",
+        name,
+        "Enforce",
+        "True",
+        "true",
+        "0",
+    ]
 
 
 def test_enforce_repairs_drift_on_the_next_timer(dbr: DbrClient, aws: AwsHelper) -> None:

@@ -175,6 +175,12 @@ def _judge_binding(
 ) -> Refusal | None:
     if binding.spec is None:
         return Refusal("BindingInvalid", f"DynamoBackupAccount {binding.name}: {binding.error}")
+    if binding.spec.account.partition != spec.account.partition:
+        return Refusal(
+            "AccountNotAllowed",
+            f"DynamoBackupAccount {binding.name} binds account {spec.account.id} in partition "
+            f"{binding.spec.account.partition}, not {spec.account.partition}",
+        )
     operations = [str(op) for op in spec.scope.operations]
     return binding_permits(binding.spec, namespace, labels, operations, _appliance(spec))
 

@@ -80,6 +80,11 @@ def test_a_binding_governs_its_account_even_when_bindings_are_optional() -> None
     assert refusal(admit(role(), "team-b", {}, [binding()], optional)) == "AccountNotAllowed"
 
 
+def test_a_binding_admits_its_partition_only() -> None:
+    china = role(account={"id": ACCOUNT, "partition": "aws-cn"})
+    assert refusal(admit(china, "team-a", {}, [binding()], SETTINGS)) == "AccountNotAllowed"
+
+
 def test_a_role_may_not_name_its_own_access_where_a_binding_governs() -> None:
     own = role(account={"id": ACCOUNT, "assumeRoleArn": ACCESS})
     assert refusal(admit(own, "team-a", {}, [binding()], SETTINGS)) == "AssumeRoleArnNotAllowed"
