@@ -40,3 +40,26 @@ LAST_SUCCESSFUL_CHECK = Gauge(
     "Unix time of the last reconcile that reached a verdict, per resource.",
     ["namespace", "name"],
 )
+DRIFT_CHECK_INTERVAL = Gauge(
+    "dynamobackup_drift_check_interval_seconds",
+    "The driftCheckInterval of each resource: a check older than twice this is stale.",
+    ["namespace", "name"],
+)
+ROLES_MISSING_ACTION = Gauge(
+    "dynamobackup_roles_missing_action",
+    "How many DynamoBackupRoles lack each required action (missing or denied), by namespace.",
+    ["namespace", "action"],
+)
+DELETION_BLOCKED = Gauge(
+    "dynamobackup_deletion_blocked",
+    "1 while the deletion of a resource waits for an IAM deletion that failed (it is retried).",
+    ["namespace", "name"],
+)
+DELETIONS_ABANDONED = Counter(
+    "dynamobackup_deletions_abandoned_total",
+    "Deletions given up after repeated failures: the finalizer is lifted, the IAM role stays.",
+    ["reason"],
+)
+
+# Series of one resource, removed when the resource is deleted.
+PER_RESOURCE = (LAST_SUCCESSFUL_CHECK, DRIFT_CHECK_INTERVAL, DELETION_BLOCKED)

@@ -113,7 +113,15 @@ class DbrClient:
         items = self.core.list_namespaced_event(
             self.namespace, field_selector=f"involvedObject.name={name}"
         ).items
-        return [{"reason": e.reason, "message": e.message, "type": e.type} for e in items]
+        return [
+            {
+                "reason": e.reason,
+                "message": e.message,
+                "type": e.type,
+                "component": e.reporting_component or (e.source.component if e.source else ""),
+            }
+            for e in items
+        ]
 
 
 def condition(status: dict[str, Any], kind: str) -> dict[str, Any]:

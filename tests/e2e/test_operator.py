@@ -101,8 +101,11 @@ def test_enforce_creates_the_role_and_then_only_reads(
     assert (
         second["awsCalls"] == 4
     )  # GetRole, ListRolePolicies, GetRolePolicy, ListAttachedRolePolicies
-    reasons = [e["reason"] for e in dbr.events("backup")]
+    events = dbr.events("backup")
+    reasons = [e["reason"] for e in events]
     assert reasons.count("CreateRole") == 1 and reasons.count("PutRolePolicy") == 1
+    # Reported under the operator's own name, not its framework's.
+    assert {e["component"] for e in events} == {"dynamobackup-operator"}
 
     columns = subprocess.run(
         [

@@ -180,6 +180,7 @@ def run_operator(args: argparse.Namespace) -> int:
     kopf.configure(debug=args.log_level == "debug", log_format=log_format)
     logging.getLogger().setLevel(args.log_level.upper())
     logging.getLogger("kopf.objects").addFilter(_quiet_timer_ticks)
+    logging.getLogger("aiohttp.access").addFilter(_probes_at_debug)
     # botocore logs request details at debug level; never let it near credentials.
     logging.getLogger("botocore").setLevel(logging.WARNING)
     # The kubernetes client logs response bodies at debug level: Secrets hold external IDs.
@@ -244,6 +245,17 @@ def _quiet_timer_ticks(record: logging.LogRecord) -> bool:
         and record.getMessage().startswith("Timer ")
         and record.getMessage().endswith(" succeeded.")
     )
+
+
+def _probes_at_debug(record: logging.LogRecord) -> bool:
+    """Kubelet probes /healthz every few seconds; aiohttp logs each request at INFO.
+
+    The record is demoted to DEBUG, and dropped unless the operator logs at debug level.
+    """
+    if "/healthz" not in record.getMessage():
+        return True
+    record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+    return logging.getLogger().isEnabledFor(logging.DEBUG)
 
 
 def _check_url(url: str | None) -> None:

@@ -62,8 +62,10 @@ def delete_object(
     runtime: Runtime, body: kopf.Body, retry: int, bindings: Index, namespaces: Index
 ) -> None:
     """Never gives up: the finalizer stays until the role is gone, or a person opts out."""
+    namespace, name = body.meta.namespace or "", body.meta.name or ""
     spec = _parse_spec(body)
     if spec is None:
+        runtime.forget(body.meta.uid, namespace, name)
         return
     previous = DynamoBackupRoleStatus.parse(body.get("status"))
     if _abandon_requested(body):
@@ -72,7 +74,8 @@ def delete_object(
             reason="DeletionAbandoned",
             message=f"{ABANDON_ANNOTATION}=true: the IAM role {spec.role_name} is left in place",
         )
-        runtime.forget(body.meta.uid)
+        metrics.DELETIONS_ABANDONED.labels("AbandonRequested").inc()
+        runtime.forget(body.meta.uid, namespace, name)
         return
     granted = _grant(runtime, body, spec, bindings, namespaces)
     if isinstance(granted, Failure) and not granted.retryable:
@@ -82,9 +85,10 @@ def delete_object(
             reason="DeletionAbandoned",
             message=f"IAM role {spec.role_name} left in place: {granted.reason}: {granted.message}",
         )
-        runtime.forget(body.meta.uid)
+        metrics.DELETIONS_ABANDONED.labels(granted.reason).inc()
+        runtime.forget(body.meta.uid, namespace, name)
         return
-    owner = Owner(body.meta.namespace or "", body.meta.name or "")
+    owner = Owner(namespace, name)
     outcome = (
         Outcome(checked_at=datetime.now(UTC), failure=granted)
         if isinstance(granted, Failure)
@@ -93,7 +97,7 @@ def delete_object(
     failure = outcome.failure
     if failure is None or failure.reason in ("RoleNotOwned", "RoleOwnedByAnotherResource"):
         post_outcome_events(body, previous, outcome)
-        runtime.forget(body.meta.uid)
+        runtime.forget(body.meta.uid, namespace, name)
         return
     delay = retry_backoff(
         retry, runtime.config.retry_delay_seconds, runtime.config.max_retry_delay_seconds
@@ -106,6 +110,7 @@ def delete_object(
         previous, failure, delay, body.meta.get("generation"), datetime.now(UTC)
     )
     _write_status(runtime, body, status)
+    metrics.DELETION_BLOCKED.labels(namespace, name).set(1)
     raise kopf.TemporaryError(f"deletion blocked by {failure.reason}", delay=delay)
 
 
@@ -143,7 +148,7 @@ def _reconcile_locked(
     _write_status(runtime, body, status)
     runtime.remember_check(body.meta.uid, outcome.checked_at, body.meta.get("generation"))
     post_outcome_events(body, previous, outcome)
-    _record_metrics(runtime, body, outcome, trigger, started)
+    _record_metrics(runtime, body, spec, outcome, trigger=trigger, started=started)
     if outcome.failure is not None and outcome.failure.retryable:
         raise kopf.TemporaryError(outcome.failure.message, delay=runtime.config.retry_delay_seconds)
 
@@ -202,7 +207,13 @@ def _drift_check_due(runtime: Runtime, body: kopf.Body) -> bool:
 
 
 def _record_metrics(
-    runtime: Runtime, body: kopf.Body, outcome: Outcome, trigger: str, started: float
+    runtime: Runtime,
+    body: kopf.Body,
+    spec: DynamoBackupRoleSpec | None,
+    outcome: Outcome,
+    *,
+    trigger: str,
+    started: float,
 ) -> None:
     mode = str(outcome.desired.mode) if outcome.desired is not None else "unknown"
     metrics.RECONCILE_SECONDS.labels(trigger, mode).observe(time.monotonic() - started)
@@ -210,5 +221,10 @@ def _record_metrics(
     metrics.RECONCILE_TOTAL.labels(trigger, result).inc()
     namespace, name = body.meta.namespace or "", body.meta.name or ""
     runtime.record_compliance(body.meta.uid, namespace, outcome.compliant)
+    if spec is not None:
+        period = spec.drift_check_period.total_seconds()
+        metrics.DRIFT_CHECK_INTERVAL.labels(namespace, name).set(period)
     if outcome.report is not None:
         metrics.LAST_SUCCESSFUL_CHECK.labels(namespace, name).set(outcome.checked_at.timestamp())
+        lacking = (*outcome.report.permissions.missing, *outcome.report.permissions.denied)
+        runtime.record_missing(body.meta.uid, namespace, lacking)

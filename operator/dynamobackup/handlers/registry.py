@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import logging
+import socket
 from typing import Any
 
 import kopf
@@ -14,14 +16,16 @@ from dynamobackup.handlers.runtime import FINALIZER, KOPF_ANNOTATION_PREFIX, Run
 from dynamobackup.handlers.tenancy import binding_of
 from dynamobackup.reconcile.tenancy import Binding
 
+# Who `kubectl describe` and `kubectl events` say reported an Event (kopf's default is "kopf").
+EVENT_COMPONENT = "dynamobackup-operator"
+
 
 def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
     registry = kopf.OperatorRegistry()
 
     @kopf.on.login(registry=registry)
     def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
-        # A private registry gets no default login: use the kubernetes client (kubeconfig or in-cluster).
-        return kopf.login_via_client(**kwargs)
+        return log_in(**kwargs)
 
     @kopf.on.startup(registry=registry)
     def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
@@ -65,6 +69,21 @@ def _tenancy(indices: dict[str, Any]) -> tuple[Any, Any]:
     return indices["account_bindings"], indices["namespace_labels"]
 
 
+def log_in(**kwargs: Any) -> kopf.ConnectionInfo | None:
+    """In a pod, the ServiceAccount; elsewhere the kubeconfig (KUBECONFIG or ~/.kube/config).
+
+    A private registry gets none of kopf's default logins. kopf reads tokens and certificates from a
+    kubeconfig itself; the kubernetes client (the `kubeconfig` extra, not in the image: 130 MB) is
+    used when installed, for exec plugins and auth providers.
+    """
+    in_cluster = kopf.login_with_service_account(**kwargs)
+    if in_cluster is not None:
+        return in_cluster
+    if importlib.util.find_spec("kubernetes") is not None:
+        return kopf.login_via_client(**kwargs)
+    return kopf.login_with_kubeconfig(**kwargs)
+
+
 def configure_settings(settings: kopf.OperatorSettings) -> None:
     """Our own annotation prefix and finalizer; no handler state in the status."""
     settings.persistence.finalizer = FINALIZER
@@ -75,6 +94,10 @@ def configure_settings(settings: kopf.OperatorSettings) -> None:
         prefix=KOPF_ANNOTATION_PREFIX, key="last-handled-configuration"
     )
     settings.posting.level = logging.INFO
+    settings.posting.reporting_component = EVENT_COMPONENT
+    # The pod's name (its hostname in Kubernetes): which replica reported the Event.
+    settings.posting.reporting_instance = socket.gethostname()
+    settings.posting.event_name_prefix = f"{EVENT_COMPONENT}-"
     # Sync handlers call boto3; a pool sized for IAM's per-account rate limits, not for CPUs.
     settings.execution.max_workers = 8
     settings.watching.server_timeout = 300

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -52,6 +54,7 @@ class Runtime:
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
         self._compliance: dict[str, tuple[str, str]] = {}
+        self._missing: dict[str, tuple[str, frozenset[str]]] = {}
         # The timer may see a body older than our last status patch; this memory is never stale.
         self._last_checked: dict[str, tuple[datetime, int | None]] = {}
 
@@ -68,18 +71,41 @@ class Runtime:
         with self._guard:
             return self._last_checked.get(uid)
 
-    def forget(self, uid: str) -> None:
+    def forget(self, uid: str, namespace: str, name: str) -> None:
+        """Drops what the operator holds on a deleted object, its per-object metric series too."""
         with self._guard:
             self._locks.pop(uid, None)
             self._last_checked.pop(uid, None)
             self._compliance.pop(uid, None)
             self._publish_compliance()
+            self._missing.pop(uid, None)
+            self._publish_missing()
+            # A series left behind would read as "never checked again" to a staleness alert.
+            for gauge in metrics.PER_RESOURCE:
+                with contextlib.suppress(KeyError):
+                    gauge.remove(namespace, name)
 
     def record_compliance(self, uid: str, namespace: str, compliant: bool | None) -> None:
         state = "unknown" if compliant is None else str(compliant).lower()
         with self._guard:
             self._compliance[uid] = (namespace, state)
             self._publish_compliance()
+
+    def record_missing(self, uid: str, namespace: str, actions: Iterable[str]) -> None:
+        """The actions a role lacks, counted per action across roles for the dashboard."""
+        with self._guard:
+            self._missing[uid] = (namespace, frozenset(actions))
+            self._publish_missing()
+
+    def _publish_missing(self) -> None:
+        counts = Counter(
+            (namespace, action)
+            for namespace, actions in self._missing.values()
+            for action in actions
+        )
+        metrics.ROLES_MISSING_ACTION.clear()
+        for (namespace, action), count in counts.items():
+            metrics.ROLES_MISSING_ACTION.labels(namespace, action).set(count)
 
     def _publish_compliance(self) -> None:
         counts = Counter(self._compliance.values())
