@@ -424,3 +424,84 @@ def test_gitops_example_renders_with_kustomize() -> None:
     for role in roles:
         DynamoBackupRole.parse(role)
         assert role["metadata"]["namespace"] in namespaces
+
+
+def test_a_release_named_like_a_yaml_bool_keeps_string_labels(helm: Helm) -> None:
+    completed = helm("template", "y", str(CHART), "--namespace", "on")
+    assert completed.returncode == 0, completed.stderr
+    for manifest in (d for d in yaml.safe_load_all(completed.stdout) if d):
+        labels = manifest["metadata"].get("labels", {})
+        assert labels["app.kubernetes.io/instance"] == "y", manifest["kind"]
+        assert all(isinstance(value, str) for value in labels.values()), manifest["kind"]
+        assert manifest["metadata"].get("namespace", "on") == "on"
+
+
+def test_extra_volumes_and_topology_spread(helm: Helm) -> None:
+    values = {
+        "extraVolumes": [{"name": "proxy-ca", "configMap": {"name": "proxy-ca"}}],
+        "extraVolumeMounts": [{"name": "proxy-ca", "mountPath": "/etc/proxy-ca", "readOnly": True}],
+        "extraEnv": [{"name": "AWS_CA_BUNDLE", "value": "/etc/proxy-ca/ca.pem"}],
+        "topologySpreadConstraints": [
+            {
+                "maxSkew": 1,
+                "topologyKey": "topology.kubernetes.io/zone",
+                "whenUnsatisfiable": "ScheduleAnyway",
+            }
+        ],
+    }
+    pod = one(render(helm, values), "Deployment")["spec"]["template"]["spec"]
+    assert {"name": "proxy-ca", "configMap": {"name": "proxy-ca"}} in pod["volumes"]
+    (container,) = pod["containers"]
+    assert {"name": "proxy-ca", "mountPath": "/etc/proxy-ca", "readOnly": True} in container[
+        "volumeMounts"
+    ]
+    (spread,) = pod["topologySpreadConstraints"]
+    assert spread["labelSelector"]["matchLabels"] == {
+        "app.kubernetes.io/name": CHART.name,
+        "app.kubernetes.io/instance": RELEASE,
+    }
+
+
+def test_no_disruption_budget_over_a_single_replica(helm: Helm) -> None:
+    assert "PodDisruptionBudget" not in kinds(render(helm))
+
+
+def test_chart_metadata_names_home_and_sources() -> None:
+    chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
+    assert chart["home"].startswith("https://") and chart["sources"]
+
+
+@pytest.mark.parametrize(
+    ("values", "complaint"),
+    [
+        ({"resources": {"requests": {"cpu": "lots"}}}, "cpu"),
+        ({"resources": {"limits": {"memory": "1 GB"}}}, "memory"),
+        ({"resources": {"request": {"cpu": "1"}}}, "request"),
+        ({"extraVolumeMounts": [{"name": "x"}]}, "mountPath"),
+        ({"topologySpreadConstraints": [{"maxSkew": 1}]}, "topologyKey"),
+    ],
+    ids=lambda v: json.dumps(v) if isinstance(v, dict) else v,
+)
+def test_schema_rejects_bad_resources_and_extras(
+    helm: Helm, values: dict[str, Any], complaint: str
+) -> None:
+    completed = helm(*template_args(values))
+    assert completed.returncode != 0
+    assert complaint in completed.stderr
+
+
+def test_schema_accepts_every_quantity_spelling(helm: Helm) -> None:
+    resources = {
+        "requests": {"cpu": "250m", "memory": "192Mi", "ephemeral-storage": "1G"},
+        "limits": {"cpu": 2, "memory": "1.5Gi"},
+    }
+    container = one(render(helm, {"resources": resources}), "Deployment")["spec"]["template"][
+        "spec"
+    ]["containers"][0]
+    assert container["resources"] == resources
+
+
+def test_equal_health_and_metrics_ports_are_refused(helm: Helm) -> None:
+    completed = helm(*template_args({"operator": {"healthPort": 9090, "metricsPort": 9090}}))
+    assert completed.returncode != 0
+    assert "operator.healthPort and operator.metricsPort are both 9090" in completed.stderr

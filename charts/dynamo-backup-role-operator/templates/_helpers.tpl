@@ -20,18 +20,20 @@
 {{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
 
+{{/* Every value quoted: a release named `y`, `on` or `1` would otherwise be a YAML bool or number,
+and a label value must be a string. */}}
 {{- define "dbr.selectorLabels" -}}
-app.kubernetes.io/name: {{ include "dbr.name" . }}
-app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/name: {{ include "dbr.name" . | quote }}
+app.kubernetes.io/instance: {{ .Release.Name | quote }}
 {{- end -}}
 
 {{- define "dbr.labels" -}}
-helm.sh/chart: {{ include "dbr.chart" . }}
+helm.sh/chart: {{ include "dbr.chart" . | quote }}
 {{ include "dbr.selectorLabels" . }}
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 app.kubernetes.io/component: operator
 app.kubernetes.io/part-of: dynamo-backup-role-operator
-app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/managed-by: {{ .Release.Service | quote }}
 {{- end -}}
 
 {{/* Cluster-scoped names carry the release namespace: releases in two namespaces must not share

@@ -52,7 +52,7 @@ def type_of(node: dict[str, Any]) -> str:
     if kind == "array":
         return f"list of {node.get('items', {}).get('type', 'any')}"
     if kind == "object" and "additionalProperties" in node:
-        return "map of string"
+        return "map of quantity" if "anyOf" in node["additionalProperties"] else "map of string"
     return kind
 
 
