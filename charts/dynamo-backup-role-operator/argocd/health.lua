@@ -1,8 +1,9 @@
--- Argo CD health of a DynamoBackupRole (dynamobackup.io/v1alpha1), read from its Ready condition.
--- Healthy: Ready=True for the current generation. Degraded: Ready=False (the role is not
--- compliant, or the operator cannot reconcile it), with the condition's reason and message.
--- Progressing: anything else - no status yet, a spec change the operator has not handled yet
--- (status.observedGeneration behind metadata.generation), or Ready Unknown or missing.
+-- Argo CD health of a DynamoBackupRole (dynamobackup.io/v1alpha1), read from its conditions the way
+-- kstatus (Flux, cli-utils) reads them, so that both say the same (docs/install.md, "Health"):
+-- Progressing while the operator has not handled the current generation, or while Reconciling is
+-- True (a transient AWS failure it retries on its own, such as throttling); Degraded when Stalled
+-- or Ready is False (not compliant, or blocked until someone acts), with the reason and message;
+-- Healthy when Ready is True; Progressing otherwise (no status yet, Ready Unknown or missing).
 local hs = {status = "Progressing", message = "Waiting for the operator to report a status"}
 if obj.status == nil then
   return hs
@@ -15,27 +16,42 @@ if generation ~= nil and (observed == nil or observed < generation) then
   return hs
 end
 
-local ready = nil
+local conditions = {}
 if obj.status.conditions ~= nil then
   for _, condition in ipairs(obj.status.conditions) do
-    if condition.type == "Ready" then
-      ready = condition
-    end
+    conditions[condition.type] = condition
   end
+end
+
+local function explain(condition)
+  local text = condition.message or ""
+  if condition.reason ~= nil then
+    text = condition.reason .. ": " .. text
+  end
+  return text
+end
+
+local reconciling = conditions["Reconciling"]
+if reconciling ~= nil and reconciling.status == "True" then
+  hs.message = explain(reconciling)
+  return hs
+end
+
+local ready = conditions["Ready"]
+local stalled = conditions["Stalled"]
+if stalled ~= nil and stalled.status == "True" then
+  hs.status = "Degraded"
+  hs.message = explain(stalled)
+  return hs
 end
 if ready == nil then
   hs.message = "Waiting for the operator to report the Ready condition"
   return hs
-end
-
-local explanation = ready.message or ""
-if ready.reason ~= nil then
-  explanation = ready.reason .. ": " .. explanation
 end
 if ready.status == "True" then
   hs.status = "Healthy"
 elseif ready.status == "False" then
   hs.status = "Degraded"
 end
-hs.message = explanation
+hs.message = explain(ready)
 return hs
