@@ -8,7 +8,7 @@ import pytest
 
 pytest_plugins = ("envfixtures",)
 
-TIERS = ("unit", "integration", "e2e", "faults")
+TIERS = ("unit", "integration", "e2e", "faults", "image")
 TESTS_ROOT = Path(__file__).parent
 
 

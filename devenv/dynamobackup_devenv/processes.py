@@ -155,6 +155,11 @@ class ManagedProcess:
     def running(self) -> bool:
         return self._popen is not None and self._popen.poll() is None
 
+    @property
+    def returncode(self) -> int | None:
+        """The exit code once the child has ended, else None."""
+        return self._popen.poll() if self._popen is not None else None
+
     def check_running(self) -> None:
         if self._popen is not None and self._popen.poll() is not None:
             raise ProcessFailed(

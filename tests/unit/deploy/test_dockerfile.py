@@ -88,9 +88,14 @@ def test_the_builder_makes_a_wheel_of_this_project_without_dev_extras() -> None:
     assert f"{package_root}/" in copied
     (run,) = of(builder, "RUN")
     steps = [shlex.split(step) for step in run.split("&&")]
-    assert ["python", "-m", "pip", "wheel", "--no-deps", "--wheel-dir", "/wheels", "."] in steps
-    assert ["python", "-m", "venv", "--without-pip", "/opt/venv"] in steps
+    # pip runs from a throwaway venv: a Debian base has no pip of its own, and refuses installs
+    # into its system Python (PEP 668). tests/image builds it on such a base.
+    assert ["python3", "-m", "venv", "/opt/build"] in steps
+    wheel = ["/opt/build/bin/pip", "wheel", "--no-deps", "--wheel-dir", "/wheels", "."]
+    assert wheel in steps
+    assert ["python3", "-m", "venv", "--without-pip", "/opt/venv"] in steps
     install = next(step for step in steps if "install" in step)
+    assert install[:3] == ["/opt/build/bin/pip", "--python", "/opt/venv/bin/python"]
     assert install[-1] == "/wheels/*.whl"
     text = DOCKERFILE.read_text()
     # Dependencies come from pyproject.toml alone, as in the test venv (scripts/bootstrap installs
@@ -103,7 +108,9 @@ def test_the_final_stage_holds_the_venv_and_no_build_tools() -> None:
     _, final = stages()
     assert of(final, "COPY") == ["--from=builder /opt/venv /opt/venv"]
     (run,) = of(final, "RUN")
+    # Only where pip itself installed them (python:3.x-slim); never an EXTERNALLY-MANAGED Python.
     assert "pip uninstall --yes --no-cache-dir pip setuptools wheel" in run
+    assert "EXTERNALLY-MANAGED" in run
     for tool in ("apt-get", "gcc", "build-essential", "pip install", "pip wheel"):
         assert tool not in run
     env = " ".join(of(final, "ENV"))
