@@ -168,7 +168,7 @@ def run(state_dir: Path, timeout: float = 180.0) -> int:
         f"all {len(items)} DynamoBackupRoles have a verdict, {time.monotonic() - started:.0f}s after start\n"
     )
     print(
-        kubectl(Path(info.kubeconfig), "get", "dynamobackuproles", "--all-namespaces", "-o", "wide")
+        kubectl(Path(info.kubeconfig), "get", "dynamobackuproles", "--all-namespaces")
     )
     print(summary(items))
     print(

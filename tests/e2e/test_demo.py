@@ -22,13 +22,14 @@ def test_dev_demo_prints_the_verdicts_and_down_stops_everything(tmp_path: Path) 
         lines = demo.stdout.splitlines()
         header = lines[0].split()
         assert header[:2] == ["NAMESPACE", "NAME"]
-        assert {"ACCOUNT", "ROLE", "MODE", "READY", "COMPLIANT", "MISSING"} <= set(header)
+        assert {"ACCOUNT", "ROLE", "MODE", "READY", "REASON", "COMPLIANT", "MISSING"} <= set(header)
         rows = {
             line.split()[1]: dict(zip(header, line.split(), strict=False)) for line in lines[1:5]
         }
         columns = ("MODE", "READY", "COMPLIANT", "MISSING")
         assert [rows["backup-policy"][c] for c in columns] == ["Enforce", "True", "true", "0"]
         assert [rows["legacy-audit"][c] for c in columns] == ["Audit", "False", "false", "27"]
+        assert rows["legacy-audit"]["REASON"] == "DriftDetected"
         # The cross-account role got in through its account binding and the Secret it names.
         assert [rows["restore-prod"][c] for c in columns] == ["Enforce", "True", "true", "0"]
         assert "veeam-backup/legacy-audit: Ready=False (DriftDetected)" in demo.stdout
