@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from dynamobackup.cli.errors import UsageError
-from dynamobackup.cli.inputs import load_document, resolve_appliance, resolve_profile
+from dynamobackup.cli.inputs import STDIN, load_document, resolve_appliance, resolve_profile
 from dynamobackup.cli.report import render_text
 from dynamobackup.policy.normalize import ACCOUNT_ID
 from dynamobackup.policy.verdict import Expectation, PolicySource, RoleDocuments, judge
@@ -31,10 +31,14 @@ def register(subparsers: Any) -> None:
         required=True,
         metavar="FILE",
         type=Path,
-        help="an identity policy document (inline or managed); repeat for each",
+        help="an identity policy document (inline or managed); repeat for each; - reads stdin",
     )
-    parser.add_argument("--boundary", metavar="FILE", type=Path, help="the permissions boundary")
-    parser.add_argument("--trust", metavar="FILE", type=Path, help="the role's trust policy")
+    parser.add_argument(
+        "--boundary", metavar="FILE", type=Path, help="the permissions boundary (- reads stdin)"
+    )
+    parser.add_argument(
+        "--trust", metavar="FILE", type=Path, help="the role's trust policy (- reads stdin)"
+    )
     add_appliance_arguments(parser)
     parser.add_argument(
         "--account",
@@ -80,6 +84,13 @@ def add_appliance_arguments(parser: argparse.ArgumentParser) -> None:
 def run_check(args: argparse.Namespace) -> int:
     if args.trust and not args.appliance:
         raise UsageError("--trust needs --appliance (the Veeam appliance's role ARN or account ID)")
+    # Without a trust policy there is nothing to check them against; silence would read as a pass.
+    for flag, value in (("--appliance", args.appliance), ("--external-id", args.external_id)):
+        if value and not args.trust:
+            raise UsageError(f"{flag} needs --trust (the role's trust policy to check)")
+    inputs = [*args.policy, args.boundary, args.trust]
+    if sum(path == STDIN for path in inputs) > 1:
+        raise UsageError("only one of --policy, --boundary and --trust can read stdin (-)")
     if args.account is not None and not ACCOUNT_ID.match(args.account):
         raise UsageError(f"--account must be a 12-digit account ID, got {args.account!r}")
     profile, operations = resolve_profile(args.profile_version, args.operations)

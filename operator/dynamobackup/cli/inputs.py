@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -10,16 +11,19 @@ from dynamobackup.policy.document import PolicyDocument, PolicyDocumentError, pa
 from dynamobackup.policy.profiles import Profile, UnknownProfileError, load_profile
 from dynamobackup.policy.trust import Appliance
 
+STDIN = Path("-")
+
 
 def load_document(path: Path) -> PolicyDocument:
+    """A policy document from a file, or from standard input when the path is `-`."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = sys.stdin.read() if path == STDIN else path.read_text(encoding="utf-8")
     except OSError as error:
         raise UsageError(f"cannot read {path}: {error.strerror or error}") from None
     except UnicodeDecodeError:
         raise UsageError(f"cannot read {path}: not UTF-8 text") from None
     try:
-        return parse_document(text, source=str(path))
+        return parse_document(text, source="<stdin>" if path == STDIN else str(path))
     except PolicyDocumentError as error:
         raise UsageError(str(error)) from None
 

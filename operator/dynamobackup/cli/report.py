@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dynamobackup.policy.catalog import default_catalog
+from dynamobackup.policy.evaluate import closest_action
 from dynamobackup.policy.verdict import Verdict
 
 
@@ -26,11 +28,23 @@ def render_text(verdict: Verdict) -> str:
     for title, items, meaning in groups:
         if items:
             lines += ["", f"{title} ({len(items)}): {meaning}", *(f"  - {item}" for item in items)]
+    if verdict.unknown:
+        lines += [
+            "",
+            f"Unknown ({len(verdict.unknown)}): actions AWS does not have; they grant nothing",
+            *(f"  - {_unknown_line(action)}" for action in verdict.unknown),
+        ]
     if verdict.trust is not None and verdict.trust.findings:
         findings = verdict.trust.findings
         lines += ["", f"Trust findings ({len(findings)}):"]
         lines += [f"  {f.severity:<7} {f.code.value}: {f.message}" for f in findings]
     return "\n".join(lines)
+
+
+def _unknown_line(action: str) -> str:
+    suggestion = closest_action(action, default_catalog())
+    hint = f"; did you mean {suggestion}?" if suggestion else ""
+    return f"{action} (UnknownAction: not in AWS's action catalog{hint})"
 
 
 def _summary(verdict: Verdict) -> str:

@@ -8,6 +8,7 @@ are never guessed: a statement with a Condition yields `conditional`, never `all
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -201,6 +202,34 @@ def find_excess(
                 if grants_beyond(pattern, required, catalog):
                     excess.setdefault(pattern.lower(), pattern)
     return tuple(excess[key] for key in sorted(excess))
+
+
+def find_unknown(policies: Sequence[PolicyDocument], catalog: ActionCatalog) -> tuple[str, ...]:
+    """Actions and patterns, as written in any statement, that match no action in the catalog.
+
+    IAM accepts them and they grant (or deny) nothing today: mostly typos (`dynamodb:ListTabls`), or
+    an action newer than the catalog. In an Allow they also count as excess (an action added to AWS
+    later would be granted). Sorted and deduplicated case-insensitively.
+    """
+    unknown: dict[str, str] = {}
+    for policy in policies:
+        for statement in policy.statement:
+            for pattern in (*(statement.action or ()), *(statement.not_action or ())):
+                if not is_known(pattern, catalog):
+                    unknown.setdefault(pattern.lower(), pattern)
+    return tuple(unknown[key] for key in sorted(unknown))
+
+
+def is_known(pattern: str, catalog: ActionCatalog) -> bool:
+    return next(iter(catalog.expand(pattern)), None) is not None
+
+
+def closest_action(pattern: str, catalog: ActionCatalog) -> str | None:
+    """The catalog action of the same service spelled most like `pattern` (a typo's fix)."""
+    service, _, _ = pattern.partition(":")
+    candidates = {action.lower(): action for action in catalog.expand(f"{service}:*")}
+    close = difflib.get_close_matches(pattern.lower(), list(candidates), n=1, cutoff=0.8)
+    return candidates[close[0]] if close else None
 
 
 def _unique_sorted(values: Iterable[str]) -> list[str]:

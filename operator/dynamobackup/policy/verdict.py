@@ -13,7 +13,7 @@ from typing import Any
 
 from dynamobackup.policy.catalog import ActionCatalog, default_catalog
 from dynamobackup.policy.document import PolicyDocument
-from dynamobackup.policy.evaluate import PermissionReport, evaluate_permissions
+from dynamobackup.policy.evaluate import PermissionReport, evaluate_permissions, find_unknown
 from dynamobackup.policy.guardrails import dangerous_excess
 from dynamobackup.policy.profiles import Profile
 from dynamobackup.policy.trust import Appliance, TrustReport, analyze_trust, unreadable_trust
@@ -68,6 +68,8 @@ class Verdict:
     dangerous: tuple[str, ...] = ()
     unreadable_policies: tuple[str, ...] = ()
     foreign_policies: tuple[str, ...] = ()
+    # Actions in the documents that no AWS service has (UnknownAction findings): typos, mostly.
+    unknown: tuple[str, ...] = ()
 
     @property
     def profile(self) -> Profile:
@@ -121,6 +123,7 @@ class Verdict:
                 "dangerous": list(self.dangerous),
                 "unreadable": list(self.unreadable_policies),
                 "foreign": list(self.foreign_policies),
+                "unknown": list(self.unknown),
             },
             "trust": None if self.trust is None else _trust_json(self.trust),
         }
@@ -145,6 +148,7 @@ def judge(
         dangerous=dangerous_excess(required, identity, catalog),
         unreadable_policies=tuple(unreadable),
         foreign_policies=tuple(p.name for p in role.policies if p.foreign),
+        unknown=find_unknown(identity, catalog),
     )
 
 

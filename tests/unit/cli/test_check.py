@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
@@ -55,6 +56,7 @@ def test_seed_lists_are_compliant(capsys: pytest.CaptureFixture[str]) -> None:
                 "dangerous": [],
                 "unreadable": [],
                 "foreign": [],
+                "unknown": [],
             },
             "trust": None,
         }
@@ -258,6 +260,25 @@ def test_url_encoded_policy_file(capsys: pytest.CaptureFixture[str], tmp_path: P
             ],
             "appliance must be",
         ),
+        (
+            [
+                "--operations",
+                "BackupPolicy",
+                "--policy",
+                str(SEED_BACKUP),
+                "--appliance",
+                APPLIANCE,
+            ],
+            "--appliance needs --trust",
+        ),
+        (
+            ["--operations", "BackupPolicy", "--policy", str(SEED_BACKUP), "--external-id", "x"],
+            "--external-id needs --trust",
+        ),
+        (
+            ["--operations", "BackupPolicy", "--policy", "-", "--policy", "-"],
+            "only one of --policy, --boundary and --trust can read stdin (-)",
+        ),
         (["--policy", str(SEED_BACKUP)], "the following arguments are required: --operations"),
         (
             ["--operations", "BackupPolicy", "--policy", str(SEED_BACKUP), "--output", "xml"],
@@ -335,3 +356,60 @@ def test_dangerous_grants_are_listed_and_never_compliant(
     policy = write(tmp_path, "p.json", document)
     code, out, _ = check(capsys, "--operations", "BackupPolicy", "--policy", policy)
     assert code == 1 and "Dangerous (1)" in out and "  - iam:*" in out
+
+
+def test_policy_from_stdin(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "stdin", io.StringIO(SEED_BACKUP.read_text()))
+    code, report, _ = check(
+        capsys, "--operations", "BackupPolicy", "--policy", "-", "--output", "json"
+    )
+    assert code == 0 and report["compliant"] is True
+
+
+def test_policy_from_stdin_through_the_installed_command() -> None:
+    dbr = Path(sys.executable).parent / "dbr"
+    broken = without(SEED_BACKUP, "kms:Decrypt")
+    result = subprocess.run(
+        [str(dbr), "check", "--operations", "BackupPolicy", "--policy", "-"],
+        input=json.dumps(broken),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "  - kms:Decrypt" in result.stdout.splitlines()
+
+
+def test_a_mistyped_action_is_an_unknown_action_with_a_suggestion(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    document = without(SEED_BACKUP, "dynamodb:ListTables")
+    document["Statement"][0]["Action"].append("dynamodb:ListTabls")
+    policy = write(tmp_path, "p.json", document)
+    code, report, _ = check(
+        capsys, "--operations", "BackupPolicy", "--policy", policy, "--output", "json"
+    )
+    assert code == 1
+    assert report["permissions"]["missing"] == ["dynamodb:ListTables"]
+    assert report["permissions"]["unknown"] == ["dynamodb:ListTabls"]
+    code, text, _ = check(capsys, "--operations", "BackupPolicy", "--policy", policy)
+    assert "Unknown (1): actions AWS does not have; they grant nothing" in text.splitlines()
+    assert (
+        "  - dynamodb:ListTabls (UnknownAction: not in AWS's action catalog; "
+        "did you mean dynamodb:ListTables?)"
+    ) in text.splitlines()
+
+
+def test_an_unknown_action_in_a_deny_is_reported_too(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    document = json.loads(SEED_BACKUP.read_text())
+    document["Statement"].append({"Effect": "Deny", "Action": "iam:PasRole", "Resource": "*"})
+    policy = write(tmp_path, "p.json", document)
+    code, report, _ = check(
+        capsys, "--operations", "BackupPolicy", "--policy", policy, "--output", "json"
+    )
+    # The Deny denies nothing: the role stays compliant, and the typo is named.
+    assert code == 0 and report["permissions"]["unknown"] == ["iam:PasRole"]
