@@ -167,9 +167,7 @@ def run(state_dir: Path, timeout: float = 180.0) -> int:
     say(
         f"all {len(items)} DynamoBackupRoles have a verdict, {time.monotonic() - started:.0f}s after start\n"
     )
-    print(
-        kubectl(Path(info.kubeconfig), "get", "dynamobackuproles", "--all-namespaces")
-    )
+    print(kubectl(Path(info.kubeconfig), "get", "dynamobackuproles", "--all-namespaces"))
     print(summary(items))
     print(
         f"\nExplore with: . {state_dir / 'env'} && kubectl describe dbr -n veeam-backup legacy-audit"

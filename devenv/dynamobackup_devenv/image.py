@@ -183,7 +183,7 @@ def build(tag: str | None = None, base: str | None = None) -> str:
         f"VERSION={project_version()}",
         "--build-arg",
         f"REVISION={_git_revision()}",
-        *_build_volumes(),
+        *build_volumes(),
         "-t",
         tag,
         str(REPO),
@@ -193,7 +193,7 @@ def build(tag: str | None = None, base: str | None = None) -> str:
     return tag
 
 
-def _build_volumes() -> list[str]:
+def build_volumes() -> list[str]:
     """The machine's pip configuration and CA certificates, for the build's RUN steps only.
 
     Where pip reaches PyPI through a TLS-intercepting proxy (as here), it needs the machine's CA

@@ -34,7 +34,7 @@ SECRET = "dynamobackup-external-ids"
 
 
 @pytest.fixture
-def tenancy(  # noqa: PLR0917  (fixtures are positional by nature)
+def tenancy(
     k8s: ApiClient,
     control_plane: Cluster,
     moto_server: MotoServer,

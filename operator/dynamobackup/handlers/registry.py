@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import logging
 import socket
 from typing import Any
@@ -25,7 +24,8 @@ def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
 
     @kopf.on.login(registry=registry)
     def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
-        return log_in(**kwargs)
+        # A private registry gets no default login: use the kubernetes client (kubeconfig or in-cluster).
+        return kopf.login_via_client(**kwargs)
 
     @kopf.on.startup(registry=registry)
     def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
@@ -67,21 +67,6 @@ def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
 def _tenancy(indices: dict[str, Any]) -> tuple[Any, Any]:
     """The two indices kopf passes as keyword arguments named after their functions."""
     return indices["account_bindings"], indices["namespace_labels"]
-
-
-def log_in(**kwargs: Any) -> kopf.ConnectionInfo | None:
-    """In a pod, the ServiceAccount; elsewhere the kubeconfig (KUBECONFIG or ~/.kube/config).
-
-    A private registry gets none of kopf's default logins. kopf reads tokens and certificates from a
-    kubeconfig itself; the kubernetes client (the `kubeconfig` extra, not in the image: 130 MB) is
-    used when installed, for exec plugins and auth providers.
-    """
-    in_cluster = kopf.login_with_service_account(**kwargs)
-    if in_cluster is not None:
-        return in_cluster
-    if importlib.util.find_spec("kubernetes") is not None:
-        return kopf.login_via_client(**kwargs)
-    return kopf.login_with_kubeconfig(**kwargs)
 
 
 def configure_settings(settings: kopf.OperatorSettings) -> None:
