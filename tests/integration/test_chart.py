@@ -113,6 +113,7 @@ def test_default_render_is_one_cluster_wide_operator(helm: Helm) -> None:
         "ClusterRole",
         "ClusterRoleBinding",
         "Deployment",
+        "PodDisruptionBudget",
         "Role",
         "RoleBinding",
         "Service",
@@ -221,6 +222,7 @@ def test_watch_namespaces_switches_to_roles_and_namespace_flags(helm: Helm) -> N
             *["ClusterRole"] * 3,
             "ClusterRoleBinding",
             "Deployment",
+            "PodDisruptionBudget",
             "Service",
             "ServiceAccount",
             *["Role", "RoleBinding"] * 4,  # two watched, the Secrets', the Lease's
@@ -360,7 +362,7 @@ def test_optional_objects_can_be_left_out(helm: Helm) -> None:
         "metrics": {"service": {"enabled": False}},
     }
     manifests = render(helm, values)
-    assert kinds(manifests) == ["Deployment"]
+    assert kinds(manifests) == ["Deployment", "PodDisruptionBudget"]
     assert (
         one(manifests, "Deployment")["spec"]["template"]["spec"]["serviceAccountName"] == "existing"
     )
@@ -462,8 +464,15 @@ def test_extra_volumes_and_topology_spread(helm: Helm) -> None:
     }
 
 
-def test_no_disruption_budget_over_a_single_replica(helm: Helm) -> None:
-    assert "PodDisruptionBudget" not in kinds(render(helm))
+def test_a_disruption_budget_only_above_one_replica(helm: Helm) -> None:
+    budget = one(render(helm, {"replicaCount": 2}), "PodDisruptionBudget")
+    assert budget["spec"]["maxUnavailable"] == 1
+    assert budget["spec"]["selector"]["matchLabels"] == {
+        "app.kubernetes.io/name": CHART.name,
+        "app.kubernetes.io/instance": RELEASE,
+    }
+    # Over a single pod a budget would block every node drain.
+    assert "PodDisruptionBudget" not in kinds(render(helm, {"replicaCount": 1}))
 
 
 def test_chart_metadata_names_home_and_sources() -> None:
