@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 from typing import Any
 
 from kubernetes.client import CoordinationV1Api
@@ -223,6 +224,7 @@ def test_two_operators_one_writer_and_the_standby_takes_over(scenario: Scenario)
     standby = second if leader is first else first
     assert holder.spec.holder_identity.endswith(f"-{leader.process.pid}")
     assert "became the leader" not in standby.log()
+    print(f"RSS-KIB leader {_rss_kib(leader.process.pid)} standby {_rss_kib(standby.process.pid)}")
     scenario.kill(leader)
     killed_at = time.monotonic()
     scenario.create(range(10, 11))
@@ -236,3 +238,8 @@ def _drop_an_action(iam: Any, role: str) -> None:
     document = iam.get_role_policy(RoleName=role, PolicyName=INLINE)["PolicyDocument"]
     document["Statement"][0]["Action"].pop()
     iam.put_role_policy(RoleName=role, PolicyName=INLINE, PolicyDocument=json.dumps(document))
+
+
+def _rss_kib(pid: int | None) -> int:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS:")))
