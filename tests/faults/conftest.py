@@ -382,3 +382,23 @@ class Scenario:
             for secret in secrets
             if secret in text
         )
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """The figures of every scenario that ran, for docs/reliability.md."""
+    if not FIGURES:
+        return
+    terminalreporter.section("fault scenarios")
+    keys = (
+        "resources",
+        "faults",
+        "converged",
+        "duplicates",
+        "orphans",
+        "foreign",
+        "secrets",
+        "seconds",
+    )
+    terminalreporter.write_line(" | ".join(("scenario", *keys)))
+    for figures in FIGURES:
+        terminalreporter.write_line(" | ".join(str(figures[k]) for k in ("scenario", *keys)))
