@@ -6,6 +6,7 @@ all go through these hooks.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -90,8 +91,13 @@ def _before_call(model: Any, **_: Any) -> None:
         log.record(model.name)
 
 
+_LABEL_SAFE_CODE = re.compile(r"^[A-Za-z][A-Za-z0-9.]{0,63}$")
+
+
 def _after_call(model: Any, parsed: Any, http_response: Any = None, **_: Any) -> None:
     code = (parsed or {}).get("Error", {}).get("Code") if isinstance(parsed, dict) else None
+    if code is not None and not _LABEL_SAFE_CODE.match(str(code)):
+        code = "error"  # a garbled body's text never becomes a metric label
     outcome = code or (
         "success" if http_response is None or http_response.status_code < 400 else "error"
     )

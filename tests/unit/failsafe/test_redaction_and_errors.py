@@ -102,3 +102,19 @@ def test_every_log_record_is_redacted(caplog: pytest.LogCaptureFixture) -> None:
         assert "Handler failed" in text and SECRET not in text and TOKEN not in text
     finally:
         logging.setLogRecordFactory(factory)
+
+
+def test_a_garbled_error_code_never_becomes_a_metric_label() -> None:
+    from types import SimpleNamespace
+
+    from dynamobackup import metrics
+    from dynamobackup.aws import calls
+
+    model = SimpleNamespace(name="AssumeRole", service_model=SimpleNamespace(service_name="sts"))
+    calls._after_call(model, {"Error": {"Code": f"<SessionToken>{TOKEN}"}})
+    labels = [
+        sample.labels["outcome"]
+        for metric in metrics.AWS_CALLS.collect()
+        for sample in metric.samples
+    ]
+    assert "error" in labels and not [label for label in labels if TOKEN in label]
