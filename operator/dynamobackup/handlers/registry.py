@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import socket
+from collections.abc import Callable
 from typing import Any
 
 import kopf
@@ -14,6 +15,8 @@ from dynamobackup.handlers import reconcile
 from dynamobackup.handlers.runtime import FINALIZER, KOPF_ANNOTATION_PREFIX, Runtime
 from dynamobackup.handlers.tenancy import binding_of
 from dynamobackup.reconcile.tenancy import Binding
+
+logger = logging.getLogger(__name__)
 
 # Who `kubectl describe` and `kubectl events` say reported an Event (kopf's default is "kopf").
 EVENT_COMPONENT = "dynamobackup-operator"
@@ -44,7 +47,10 @@ def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
 
     def on_change(*, body: kopf.Body, reason: str, **indices: Any) -> None:
         # on.update also fires when the reconcile-requested-at annotation changes.
-        reconcile.reconcile_object(runtime, body, str(reason), *_tenancy(indices))
+        _contained(
+            runtime,
+            lambda: reconcile.reconcile_object(runtime, body, str(reason), *_tenancy(indices)),
+        )
 
     for cause in (kopf.on.resume, kopf.on.create, kopf.on.update):
         cause(GROUP, VERSION, PLURAL, id=f"reconcile-{cause.__name__}", registry=registry)(
@@ -55,13 +61,30 @@ def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
         GROUP, VERSION, PLURAL, interval=runtime.config.drift_tick_seconds, registry=registry
     )
     def on_timer(*, body: kopf.Body, **indices: Any) -> None:
-        reconcile.check_drift(runtime, body, *_tenancy(indices))
+        _contained(runtime, lambda: reconcile.check_drift(runtime, body, *_tenancy(indices)))
 
     @kopf.on.delete(GROUP, VERSION, PLURAL, registry=registry)
     def on_delete(*, body: kopf.Body, retry: int, **indices: Any) -> None:
-        reconcile.delete_object(runtime, body, retry, *_tenancy(indices))
+        _contained(
+            runtime, lambda: reconcile.delete_object(runtime, body, retry, *_tenancy(indices))
+        )
 
     return registry
+
+
+def _contained(runtime: Runtime, call: Callable[[], None]) -> None:
+    """kopf stores the text of an exception that escapes a handler in an annotation on the
+    object: only kopf's own errors, whose messages we wrote, may escape."""
+    try:
+        call()
+    except (kopf.TemporaryError, kopf.PermanentError):
+        raise
+    except Exception as error:
+        logger.exception("handler failed")  # the log is redacted; the annotation gets the class
+        raise kopf.TemporaryError(
+            f"unexpected {type(error).__name__}; see the operator's log",
+            delay=runtime.config.retry_delay_seconds,
+        ) from None
 
 
 def _tenancy(indices: dict[str, Any]) -> tuple[Any, Any]:

@@ -118,3 +118,20 @@ def test_a_garbled_error_code_never_becomes_a_metric_label() -> None:
         for sample in metric.samples
     ]
     assert "error" in labels and not [label for label in labels if TOKEN in label]
+
+
+def test_no_exception_text_escapes_a_handler_into_kopfs_annotation() -> None:
+    import kopf
+
+    from dynamobackup.handlers.registry import _contained
+    from dynamobackup.handlers.runtime import OperatorConfig
+
+    class FakeRuntime:
+        config = OperatorConfig()
+
+    def boom() -> None:
+        raise RuntimeError(f"response body {ASSUME_ROLE_BODY}")
+
+    with pytest.raises(kopf.TemporaryError) as raised:
+        _contained(FakeRuntime(), boom)  # type: ignore[arg-type]
+    assert "RuntimeError" in str(raised.value) and SECRET not in str(raised.value)
