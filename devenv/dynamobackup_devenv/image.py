@@ -177,6 +177,9 @@ def build(tag: str | None = None, base: str | None = None) -> str:
         "bud",
         "--isolation",
         "chroot",
+        # Cached layers: the install docs' `docker build` of the same context then reuses the
+        # builder stage instead of installing every dependency again.
+        "--layers",
         "--build-arg",
         f"PYTHON_IMAGE={base}",
         "--build-arg",
