@@ -71,7 +71,10 @@ def main() -> int:
             kube.create_namespace(api, namespace)
         roles = fleet.create_operator_roles(moto.url, fleet.account_ids(args.accounts))
         manifests = [
-            fleet.manifest(i, NAMESPACES[i % len(NAMESPACES)], roles) for i in range(args.count)
+            fleet.manifest(
+                i, NAMESPACES[i % len(NAMESPACES)], roles, drift_check_interval=args.drift
+            )
+            for i in range(args.count)
         ]
         with OperatorProcess(
             cluster.kubeconfig,
@@ -98,6 +101,9 @@ def _arguments() -> argparse.Namespace:
         "--workers", type=int, default=8, help="the bound's concurrency (the operator's: 8)"
     )
     parser.add_argument("--drift-tick", type=float, default=10.0, help="the operator's drift tick")
+    parser.add_argument(
+        "--drift", default="2m", help="the objects' driftCheckInterval (default 2m)"
+    )
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds per phase")
     parser.add_argument(
         "--operator-arg", action="append", default=[], help="extra argument for `dbr run`"
@@ -148,11 +154,24 @@ def measure_operator(
     time.sleep(2)
     writes2, calls2 = fleet.apiserver_writes(api), fleet.aws_calls(operator.metrics())
     rechecked = _statuses(objects)
+
+    # 3. The drift sweep: every object again, once its interval has passed, untouched by us.
+    after_recheck = max(s["lastCheckedTime"] for s in rechecked)
+    swept_at = fleet.wait_all_ready(api, names, args.timeout, after=after_recheck)
+    time.sleep(2)
+    writes3, calls3 = fleet.apiserver_writes(api), fleet.aws_calls(operator.metrics())
     sampler.stop()
     count = len(manifests)
     own_create = {f"POST {PLURAL}": count}
     own_recheck = {f"PATCH {PLURAL}": count}
+    sweep = {
+        "seconds": swept_at - rechecked_at,
+        "aws_calls": dict(fleet.subtract(calls3, calls2)),
+        "kube_writes": dict(fleet.subtract(writes3, writes2)),
+        "peak_rss": sampler.peak_between(rechecked_at, swept_at),
+    }
     return {
+        "sweep": sweep,
         "create": {
             "seconds": ready - started,
             "post_seconds": posted - started,
@@ -350,6 +369,16 @@ def print_table(result: dict[str, Any]) -> None:
             rows.insert(1, ("create: seconds to POST the objects", f"{ours['post_seconds']:.1f}"))
         for name, value in rows:
             print(f"| {name} | {value} |")
+    sweep = result["sweep"]
+    writes = {k: v for k, v in sweep["kube_writes"].items() if not k.endswith(" leases")}
+    for name, value in (
+        ("drift sweep: seconds after the re-check", f"{sweep['seconds']:.1f}"),
+        ("drift sweep: AWS calls per object", f"{sum(sweep['aws_calls'].values()) / count:.3f}"),
+        ("drift sweep: AWS calls", _spelled(sweep["aws_calls"])),
+        ("drift sweep: Kubernetes writes per object", f"{sum(writes.values()) / count:.2f}"),
+        ("drift sweep: Kubernetes writes", _spelled(writes)),
+    ):
+        print(f"| {name} | {value} |")
     print(f"| RSS idle after start, MiB | {result['idle_rss'] / MIB:.0f} |")
     print(f"| peak RSS (VmHWM), MiB | {result['peak_rss'] / MIB:.0f} |")
 

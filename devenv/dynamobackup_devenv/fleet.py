@@ -45,7 +45,11 @@ def create_operator_roles(endpoint_url: str, accounts: Iterable[str]) -> dict[st
 
 
 def manifest(
-    index: int, namespace: str, operator_roles: Mapping[str, str], prefix: str = "role"
+    index: int,
+    namespace: str,
+    operator_roles: Mapping[str, str],
+    prefix: str = "role",
+    drift_check_interval: str = "10m",
 ) -> dict[str, Any]:
     """Object `index`: accounts round-robin, Inline and Managed alternating, one to three operations."""
     accounts = sorted(operator_roles)
@@ -60,6 +64,7 @@ def manifest(
             "scope": {"operations": list(OPERATIONS[: 1 + index % 3])},
             "trust": {"applianceRoleArn": APPLIANCE_ROLE},
             "permissions": {"delivery": "Managed" if index % 2 else "Inline"},
+            "driftCheckInterval": drift_check_interval,
         },
     }
 

@@ -296,7 +296,7 @@ def test_the_chart_account_runs_the_operator(
         )
         assert "sns:Subscribe" in inline_actions(iam, role)
         reasons = {e["reason"] for e in dbr.events("chart")}
-        assert {"CreateRole", "PutRolePolicy"} <= reasons  # Events were posted
+        assert {"RoleCreated", "RoleRepaired"} <= reasons  # Events were posted
         dbr.delete("chart")
         wait_for(lambda: not dbr.exists("chart"), 30, "the finalizer to be removed")
         output = running.log()

@@ -101,9 +101,12 @@ def test_enforce_creates_the_role_and_then_only_reads(
     assert (
         second["awsCalls"] == 4
     )  # GetRole, ListRolePolicies, GetRolePolicy, ListAttachedRolePolicies
+    # One Event for the create, naming both writes; none for the clean re-check.
     events = dbr.events("backup")
-    reasons = [e["reason"] for e in events]
-    assert reasons.count("CreateRole") == 1 and reasons.count("PutRolePolicy") == 1
+    assert [e["reason"] for e in events] == ["RoleCreated"], events
+    assert (
+        "created IAM role" in events[0]["message"] and "wrote inline policy" in events[0]["message"]
+    )
     # Reported under the operator's own name, not its framework's.
     assert {e["component"] for e in events} == {"dynamobackup-operator"}
 
@@ -167,8 +170,8 @@ def test_enforce_repairs_drift_on_the_next_timer(dbr: DbrClient, aws: AwsHelper)
     assert ready(repaired) and repaired["missingActions"] == []
     assert "sns:Subscribe" in inline_actions(iam, name)
     assert "999999999999" not in trusted_principals(iam, name)
-    reasons = [e["reason"] for e in dbr.events("drifty")]
-    assert "UpdateAssumeRolePolicy" in reasons
+    repairs = [e for e in dbr.events("drifty") if e["reason"] == "RoleRepaired"]
+    assert len(repairs) == 1 and "replaced the trust policy" in repairs[0]["message"], repairs
 
 
 def test_audit_reports_exactly_what_is_wrong_and_never_writes(

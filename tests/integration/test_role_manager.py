@@ -295,3 +295,36 @@ def test_concurrent_reconciles_of_one_account_assume_its_role_once(
         outcomes = [future.result() for future in futures]
     assert all(outcome.ready for outcome in outcomes)
     assert log.by_operation["AssumeRole"] == 1
+
+
+def test_a_sweep_reads_the_account_once_and_judges_every_role_alike(
+    manager: RoleManager, aws: AwsHelper
+) -> None:
+    from dynamobackup.aws.account import NotInSnapshot, observe_account
+    from dynamobackup.aws.observe import PolicyDocumentCache, observe_role
+
+    specs = [
+        make_spec(roleName=f"veeam-{i}", permissions={"delivery": ("Inline", "Managed")[i % 2]})
+        for i in range(6)
+    ]
+    created = [manager.reconcile(spec, OWNER) for spec in specs]
+    assert all(outcome.ready for outcome in created)
+    iam = aws.client("iam")
+
+    with counting() as log:
+        snapshot = manager.observe_account(specs[0])
+    assert snapshot is not None
+    assert log.by_operation == {"GetAccountAuthorizationDetails": 1, "ListRoles": 1}
+    for spec, first in zip(specs, created, strict=True):
+        # The same role as reading it on its own, and the same verdict for no call at all.
+        assert snapshot.role(spec.role_name, manager.cache) == observe_role(
+            iam, spec.role_name, PolicyDocumentCache()
+        )
+        checked = manager.reconcile(spec, OWNER, snapshot=snapshot)
+        assert checked.aws_calls == 0 and checked.applied == ()
+        assert checked.report == first.report
+    assert snapshot.role("no-such-role", manager.cache) is None
+
+    # A managed policy whose ownership tags were never seen (GAAD omits them) is read directly.
+    with pytest.raises(NotInSnapshot):
+        observe_account(iam).role("veeam-1", PolicyDocumentCache())

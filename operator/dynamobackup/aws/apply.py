@@ -110,6 +110,7 @@ class PlanApplier:
                 raise
             self._reuse_existing_policy(change)
             return Written(change, exact=False)
+        self.cache.remember_tags(change.arn, change.tags)
         return Written(change, version_id=response["Policy"].get("DefaultVersionId"))
 
     def _reuse_existing_policy(self, change: p.CreatePolicy) -> None:

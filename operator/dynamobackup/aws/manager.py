@@ -16,6 +16,7 @@ from botocore.exceptions import ClientError
 from dynamobackup import metrics, redaction
 from dynamobackup.api.v1alpha1 import DeletionPolicy, DynamoBackupRoleSpec, Mode
 from dynamobackup.api.v1alpha1.lifecycle import NOT_OURS_REASONS
+from dynamobackup.aws.account import AccountSnapshot, NotInSnapshot, observe_account
 from dynamobackup.aws.apply import ForeignPolicyError, PlanApplier
 from dynamobackup.aws.calls import counting
 from dynamobackup.aws.errors import boundary_not_found, describe_failure, error_code
@@ -59,10 +60,17 @@ class _Run:
     observed: bool = False
     applied: list[Change] = field(default_factory=list)
 
-    def observe(self, iam: Any, cache: PolicyDocumentCache) -> None:
+    def observe(
+        self, iam: Any, cache: PolicyDocumentCache, snapshot: AccountSnapshot | None = None
+    ) -> None:
         assert self.desired is not None
         self.observed = False
-        self.role = observe_role(iam, self.desired.name, cache)
+        try:
+            if snapshot is None:
+                raise NotInSnapshot(self.desired.name)
+            self.role = snapshot.role(self.desired.name, cache)
+        except NotInSnapshot:
+            self.role = observe_role(iam, self.desired.name, cache)
         self.observed = True
 
 
@@ -80,21 +88,44 @@ class RoleManager:
         self.clock = clock
 
     def reconcile(
-        self, spec: DynamoBackupRoleSpec, owner: Owner, grant: Grant | None = None
+        self,
+        spec: DynamoBackupRoleSpec,
+        owner: Owner,
+        grant: Grant | None = None,
+        snapshot: AccountSnapshot | None = None,
     ) -> Outcome:
         """Bring the role to the spec (Enforce) or only report how it differs (Audit).
 
         `grant` (from the account bindings and Secrets) says how to reach the account, the
-        trust policy's external ID and the guardrails; None: as the spec alone says.
+        trust policy's external ID and the guardrails; None: as the spec alone says. With
+        `snapshot` (the account read at once for many roles) the role is taken from it
+        instead of being read on its own.
         """
         run, started = _Run(), self.clock()
         grant = grant or legacy_grant(spec)
         redaction.remember(grant.access.external_id, grant.trust_external_id)
         with counting() as log:
             failure = self._guard(
-                lambda: self._reconcile(run, spec, owner, grant), spec, "reconciling the role"
+                lambda: self._reconcile(run, spec, owner, grant, snapshot),
+                spec,
+                "reconciling the role",
             )
         return self._outcome(run, started, failure, log.calls, judge=True)
+
+    def observe_account(
+        self, spec: DynamoBackupRoleSpec, grant: Grant | None = None
+    ) -> AccountSnapshot | None:
+        """Every role of the account in a few calls; None when that read fails.
+
+        A failed account read is not a verdict: each role is then read on its own, and its own
+        reconcile reports why that fails too.
+        """
+        access = (grant or legacy_grant(spec)).access
+        try:
+            return observe_account(self.sessions.iam_for(access))
+        except Exception as error:
+            logger.warning("reading account %s failed: %s", access.id, type(error).__name__)
+            return None
 
     def delete(
         self, spec: DynamoBackupRoleSpec, owner: Owner, grant: Grant | None = None
@@ -110,11 +141,16 @@ class RoleManager:
         return self._outcome(run, started, failure, log.calls, judge=False)
 
     def _reconcile(
-        self, run: _Run, spec: DynamoBackupRoleSpec, owner: Owner, grant: Grant
+        self,
+        run: _Run,
+        spec: DynamoBackupRoleSpec,
+        owner: Owner,
+        grant: Grant,
+        snapshot: AccountSnapshot | None = None,
     ) -> Failure | None:
         run.desired = self._desired(spec, owner, grant)
         iam = self._iam(grant.access)
-        run.observe(iam, self.cache)
+        run.observe(iam, self.cache, snapshot)
         if spec.mode is Mode.AUDIT:
             return self._audit(run)
         self._enforce(run, iam)

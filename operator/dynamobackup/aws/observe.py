@@ -20,12 +20,28 @@ from dynamobackup.reconcile.observed import ObservedDocument, ObservedManagedPol
 
 
 class PolicyDocumentCache:
-    """Managed policy documents by (ARN, version ID): a version's document never changes."""
+    """Managed policy documents by (ARN, version ID): a version's document never changes.
+
+    Also the tags last seen on each managed policy (GetPolicy returns them; the account-wide
+    read does not), so that a sweep can tell the operator's own policies from foreign ones.
+    """
 
     def __init__(self, size: int = 2048) -> None:
         self._entries: OrderedDict[tuple[str, str], ObservedDocument] = OrderedDict()
+        self._tags: OrderedDict[str, Mapping[str, str]] = OrderedDict()
         self._size = size
         self._lock = threading.Lock()
+
+    def tags(self, arn: str) -> Mapping[str, str] | None:
+        with self._lock:
+            return self._tags.get(arn)
+
+    def remember_tags(self, arn: str, tags: Mapping[str, str]) -> None:
+        with self._lock:
+            self._tags[arn] = dict(tags)
+            self._tags.move_to_end(arn)
+            while len(self._tags) > self._size:
+                self._tags.popitem(last=False)
 
     def get(self, arn: str, version: str) -> ObservedDocument | None:
         with self._lock:
@@ -129,11 +145,13 @@ def observe_managed_policy(iam: Any, arn: str, cache: PolicyDocumentCache) -> Ob
         )
         document = read_document(raw, f"managed policy {arn}")
         cache.put(arn, version, document)
+    tags = {tag["Key"]: tag["Value"] for tag in policy.get("Tags", [])}
+    cache.remember_tags(arn, tags)
     return ObservedManagedPolicy(
         arn=arn,
         name=policy["PolicyName"],
         path=policy.get("Path", "/"),
         default_version_id=version,
         document=document,
-        tags={tag["Key"]: tag["Value"] for tag in policy.get("Tags", [])},
+        tags=tags,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Mapping
@@ -19,13 +20,19 @@ from dynamobackup.api.v1alpha1 import (
     find_condition,
 )
 from dynamobackup.api.v1alpha1.lifecycle import ABANDON_ANNOTATION, Cause
+from dynamobackup.aws.account import AccountSnapshot
 from dynamobackup.handlers.events import post_outcome_events
 from dynamobackup.handlers.kube import StatusNotWritten
 from dynamobackup.handlers.runtime import Runtime
 from dynamobackup.handlers.tenancy import grant_for
 from dynamobackup.reconcile.outcome import Failure, Outcome
 from dynamobackup.reconcile.ownership import Owner
-from dynamobackup.reconcile.schedule import drift_check_due, latest_check, retry_backoff
+from dynamobackup.reconcile.schedule import (
+    drift_check_due,
+    latest_check,
+    retry_backoff,
+    stable_fraction,
+)
 from dynamobackup.reconcile.status import build_status, deletion_blocked_status
 from dynamobackup.reconcile.tenancy import Grant
 
@@ -36,21 +43,33 @@ Index = Mapping[str, Any]
 
 
 def reconcile_object(
-    runtime: Runtime, body: kopf.Body, trigger: str, bindings: Index, namespaces: Index
+    runtime: Runtime,
+    body: kopf.Body,
+    trigger: str,
+    bindings: Index,
+    namespaces: Index,
+    *,
+    snapshot: AccountSnapshot | None = None,
 ) -> None:
     with runtime.lock_for(body.meta.uid):
-        _reconcile_locked(runtime, body, trigger, bindings, namespaces)
+        _reconcile_locked(runtime, body, trigger, bindings, namespaces, snapshot=snapshot)
 
 
-def check_drift(runtime: Runtime, body: kopf.Body, bindings: Index, namespaces: Index) -> None:
+def check_drift(
+    runtime: Runtime,
+    body: kopf.Body,
+    bindings: Index,
+    namespaces: Index,
+    snapshot: AccountSnapshot | None = None,
+) -> None:
     """The per-object timer: re-check once driftCheckInterval has passed since the last check."""
-    if not _drift_check_due(runtime, body):
+    if not drift_check_is_due(runtime, body):
         return
     lock = runtime.lock_for(body.meta.uid)
     if not lock.acquire(blocking=False):
         return  # a change handler is reconciling this object right now
     try:
-        _reconcile_locked(runtime, body, "timer", bindings, namespaces)
+        _reconcile_locked(runtime, body, "timer", bindings, namespaces, snapshot=snapshot)
     except kopf.TemporaryError as error:
         # The next tick retries: the check is still due, as nothing remembered it.
         logger.warning("drift check of %s/%s: %s", body.meta.namespace, body.meta.name, error)
@@ -126,8 +145,34 @@ def _already_reported(previous: DynamoBackupRoleStatus, failure: Failure) -> boo
     return (ready.message or "").startswith(f"deletion blocked by {failure.reason}:")
 
 
+def account_key(body: kopf.Body) -> str | None:
+    """Objects with the same key reach IAM the same way and can share one account-wide read."""
+    account = (body.get("spec") or {}).get("account")
+    if not isinstance(account, Mapping):
+        return None
+    return f"{body.meta.namespace}/{json.dumps(dict(account), sort_keys=True)}"
+
+
+def read_account(
+    runtime: Runtime, body: kopf.Body, bindings: Index, namespaces: Index
+) -> AccountSnapshot | None:
+    """The account of `body` read at once, for a batch of re-checks; None if it cannot be."""
+    try:
+        spec = DynamoBackupRoleSpec.parse(body.get("spec") or {})
+    except ApiError:
+        return None
+    granted = _grant(runtime, body, spec, bindings, namespaces)
+    return None if isinstance(granted, Failure) else runtime.manager.observe_account(spec, granted)
+
+
 def _reconcile_locked(
-    runtime: Runtime, body: kopf.Body, trigger: str, bindings: Index, namespaces: Index
+    runtime: Runtime,
+    body: kopf.Body,
+    trigger: str,
+    bindings: Index,
+    namespaces: Index,
+    *,
+    snapshot: AccountSnapshot | None = None,
 ) -> None:
     started = time.monotonic()
     previous = DynamoBackupRoleStatus.parse(body.get("status"))
@@ -143,7 +188,7 @@ def _reconcile_locked(
         outcome = Outcome(checked_at=datetime.now(UTC), failure=granted)
     else:
         owner = Owner(body.meta.namespace or "", body.meta.name or "")
-        outcome = runtime.manager.reconcile(spec, owner, granted)
+        outcome = runtime.manager.reconcile(spec, owner, granted, snapshot)
     status = build_status(previous, outcome, body.meta.get("generation"))
     _write_status(runtime, body, status)
     runtime.remember_check(body.meta.uid, outcome.checked_at, body.meta.get("generation"))
@@ -192,7 +237,7 @@ def _parse_spec(body: kopf.Body) -> DynamoBackupRoleSpec | None:
         return None
 
 
-def _drift_check_due(runtime: Runtime, body: kopf.Body) -> bool:
+def drift_check_is_due(runtime: Runtime, body: kopf.Body) -> bool:
     status = DynamoBackupRoleStatus.parse(body.get("status"))
     from_status = (
         (status.last_checked_time, status.observed_generation) if status.last_checked_time else None
@@ -203,7 +248,8 @@ def _drift_check_due(runtime: Runtime, body: kopf.Body) -> bool:
         period = DynamoBackupRoleSpec.parse(body.get("spec") or {}).drift_check_period
     except ApiError:
         return False
-    return drift_check_due(last, body.meta.get("generation"), period, datetime.now(UTC))
+    jitter = stable_fraction(account_key(body) or "")
+    return drift_check_due(last, body.meta.get("generation"), period, datetime.now(UTC), jitter)
 
 
 def _record_metrics(

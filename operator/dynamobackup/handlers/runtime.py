@@ -6,13 +6,16 @@ import contextlib
 import threading
 from collections import Counter
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from dynamobackup import metrics
 from dynamobackup.api.v1alpha1 import GROUP
 from dynamobackup.aws.manager import RoleManager
 from dynamobackup.aws.session import AwsSettings, SessionProvider
+from dynamobackup.handlers.batch import AccountBatches
 from dynamobackup.handlers.kube import StatusWriter
 from dynamobackup.handlers.tenancy import SecretReader
 from dynamobackup.reconcile.tenancy import TenancySettings
@@ -33,6 +36,10 @@ class OperatorConfig:
     retry_delay_seconds: float = 30.0
     # The cap of the exponential backoff of deletions blocked by AWS.
     max_retry_delay_seconds: float = 300.0
+    # How long an on-demand or resumed re-check waits for others of its account to share a read.
+    batch_linger_seconds: float = 1.0
+    # Worker threads for AWS and status I/O: sized for IAM's per-account rate limits, not CPUs.
+    workers: int = 8
     health_endpoint: str | None = "http://0.0.0.0:8080/healthz"
     metrics_port: int | None = 9090
     tenancy: TenancySettings = field(default_factory=TenancySettings)
@@ -51,10 +58,15 @@ class Runtime:
         self.manager = manager or RoleManager(SessionProvider(config.aws))
         self.status_writer = status_writer or StatusWriter()
         self.secrets = SecretReader(config.external_id_secret_names)
+        self.executor = ThreadPoolExecutor(config.workers, thread_name_prefix="reconcile")
+        self.batches = AccountBatches(self.executor)
+        self.sweep_task: Any = None  # the drift sweeper's task, once kopf started it
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
         self._compliance: dict[str, tuple[str, str]] = {}
         self._missing: dict[str, tuple[str, frozenset[str]]] = {}
+        self._namespaces: set[str] = set()
+        self._missing_counts: Counter[tuple[str, str]] = Counter()
         # The timer may see a body older than our last status patch; this memory is never stale.
         self._last_checked: dict[str, tuple[datetime, int | None]] = {}
 
@@ -76,10 +88,8 @@ class Runtime:
         with self._guard:
             self._locks.pop(uid, None)
             self._last_checked.pop(uid, None)
-            self._compliance.pop(uid, None)
-            self._publish_compliance()
-            self._missing.pop(uid, None)
-            self._publish_missing()
+            self._count(self._compliance.pop(uid, None), -1)
+            self._count_missing(self._missing.pop(uid, None), -1)
             # A series left behind would read as "never checked again" to a staleness alert.
             for gauge in metrics.PER_RESOURCE:
                 with contextlib.suppress(KeyError):
@@ -88,29 +98,43 @@ class Runtime:
     def record_compliance(self, uid: str, namespace: str, compliant: bool | None) -> None:
         state = "unknown" if compliant is None else str(compliant).lower()
         with self._guard:
+            previous = self._compliance.get(uid)
+            if previous == (namespace, state):
+                return
+            if namespace not in self._namespaces:
+                for known in ("true", "false", "unknown"):  # every series of a namespace exists
+                    metrics.RESOURCES.labels(namespace, known).set(0)
+                self._namespaces.add(namespace)
+            self._count(previous, -1)
             self._compliance[uid] = (namespace, state)
-            self._publish_compliance()
+            self._count((namespace, state), +1)
 
     def record_missing(self, uid: str, namespace: str, actions: Iterable[str]) -> None:
         """The actions a role lacks, counted per action across roles for the dashboard."""
+        missing = (namespace, frozenset(actions))
         with self._guard:
-            self._missing[uid] = (namespace, frozenset(actions))
-            self._publish_missing()
+            previous = self._missing.get(uid)
+            if previous == missing:
+                return
+            self._count_missing(previous, -1)
+            self._missing[uid] = missing
+            self._count_missing(missing, +1)
 
-    def _publish_missing(self) -> None:
-        counts = Counter(
-            (namespace, action)
-            for namespace, actions in self._missing.values()
-            for action in actions
-        )
-        metrics.ROLES_MISSING_ACTION.clear()
-        for (namespace, action), count in counts.items():
-            metrics.ROLES_MISSING_ACTION.labels(namespace, action).set(count)
+    def _count_missing(self, entry: tuple[str, frozenset[str]] | None, delta: int) -> None:
+        if entry is None:
+            return
+        namespace, actions = entry
+        for action in actions:
+            key = (namespace, action)
+            self._missing_counts[key] += delta
+            if self._missing_counts[key] > 0:
+                metrics.ROLES_MISSING_ACTION.labels(*key).set(self._missing_counts[key])
+            else:  # an action no role lacks any more leaves the dashboard
+                del self._missing_counts[key]
+                with contextlib.suppress(KeyError):
+                    metrics.ROLES_MISSING_ACTION.remove(*key)
 
-    def _publish_compliance(self) -> None:
-        counts = Counter(self._compliance.values())
-        namespaces = {namespace for namespace, _ in self._compliance.values()}
-        metrics.RESOURCES.clear()
-        for namespace in namespaces:
-            for state in ("true", "false", "unknown"):
-                metrics.RESOURCES.labels(namespace, state).set(counts[(namespace, state)])
+    def _count(self, key: tuple[str, str] | None, delta: int) -> None:
+        """The gauges move by one object: constant work per reconcile, whatever the fleet's size."""
+        if key is not None:
+            metrics.RESOURCES.labels(*key).inc(delta)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
@@ -15,14 +16,33 @@ def latest_check(checks: Iterable[Check | None]) -> Check | None:
     return max(known, key=lambda check: check[0]) if known else None
 
 
+# How far past its interval a drift check may be put off, as a fraction of the interval.
+JITTER = 0.1
+
+
 def drift_check_due(
-    last: Check | None, generation: int | None, period: timedelta, now: datetime
+    last: Check | None,
+    generation: int | None,
+    period: timedelta,
+    now: datetime,
+    jitter: float = 0.0,
 ) -> bool:
+    """Due once `period` (stretched by `jitter`, a fraction of JITTER) passed since `last`."""
     # The create, update and resume handlers own first checks and spec changes; the timer only
     # re-checks a generation that was already handled, once its interval has passed.
     if last is None or last[1] != generation:
         return False
-    return now - last[0] >= period
+    return now - last[0] >= period * (1 + JITTER * jitter)
+
+
+def stable_fraction(key: str) -> float:
+    """A number in [0, 1) fixed by `key`: the same in every process and after every restart.
+
+    Drift checks of one account share it, so they stay together and one account-wide read
+    serves them all, while different accounts are spread over a tenth of the interval instead
+    of all falling due in the same second.
+    """
+    return int(hashlib.sha256(key.encode()).hexdigest()[:8], 16) / 2**32
 
 
 def retry_backoff(retry: int, base: float, cap: float) -> float:

@@ -27,3 +27,16 @@ def test_the_newest_record_of_the_last_check_wins() -> None:
     assert latest_check((None, memory)) == memory
     assert latest_check((None, None)) is None
     assert not drift_check_due(latest_check((stale_status, memory)), 1, PERIOD, T0 + PERIOD)
+
+
+def test_jitter_puts_a_check_off_by_at_most_a_tenth_of_its_interval() -> None:
+    from dynamobackup.reconcile.schedule import drift_check_due, stable_fraction
+
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    period = timedelta(minutes=10)
+    fractions = {stable_fraction(f"account-{i}") for i in range(50)}
+    assert all(0 <= f < 1 for f in fractions) and len(fractions) == 50
+    assert stable_fraction("account-1") == stable_fraction("account-1")
+    jitter = 0.5
+    assert not drift_check_due((start, 1), 1, period, start + timedelta(minutes=10), jitter)
+    assert drift_check_due((start, 1), 1, period, start + timedelta(minutes=10, seconds=30), jitter)
