@@ -265,7 +265,7 @@ def test_moto_enforces_the_shipped_actions_and_arns_it_can_resolve(
     other_role = f"arn:aws:iam::{TARGET}:role/{ADMIN}"
     assert denied(sts.assume_role, RoleArn=other_role, RoleSessionName="x-test") == "AccessDenied"
     iam = full_grant.as_operator("iam")
-    assert denied(iam.list_roles) == "AccessDenied"  # the operator never lists
+    assert denied(iam.list_users) == "AccessDenied"  # users are none of its business
     assert denied(iam.create_user, UserName="intruder") == "AccessDenied"
     # Deny statements keep their ARN: the operator's own target role is off limits.
     assumed = sts.assume_role(

@@ -16,6 +16,7 @@ from botocore.config import Config
 
 from dynamobackup import redaction
 from dynamobackup.aws.calls import instrument
+from dynamobackup.aws.ratelimit import AccountRateLimits
 from dynamobackup.reconcile.outcome import Failure
 from dynamobackup.reconcile.tenancy import AccountAccess
 
@@ -39,6 +40,10 @@ class AwsSettings:
     max_attempts: int = 8
     # Seconds per attempt; botocore's 60 s default would hold a worker for minutes on a hung call.
     timeout: float = 20.0
+    # IAM requests per second per account (0: unpaced) and how many may be saved up: below the
+    # rates at which IAM throttles an account, whose quota the operator shares with its users.
+    rate_limit: float = 10.0
+    burst: float = 20.0
 
     def client_config(self) -> Config:
         # Adaptive mode adds client-side rate limiting to backoff: IAM's rate limits are low.
@@ -71,6 +76,7 @@ class SessionProvider:
         # AssumeRole instead of racing past the empty cache with one call each (single flight).
         self._assuming: dict[tuple[str, ...], threading.Lock] = {}
         self._own_account: str | None = None
+        self.limits = AccountRateLimits(settings.rate_limit, settings.burst)
 
     def iam_for(self, account: AccountAccess) -> Any:
         """An IAM client acting in `account`; raises AccountAccessError when that is impossible."""
@@ -86,7 +92,9 @@ class SessionProvider:
                     "DynamoBackupRole where no binding governs the account) to a role there",
                 )
             )
-        return self._client(("own", "iam", str(account.partition)), str(account.partition))
+        return self._client(
+            ("own", "iam", str(account.partition)), str(account.partition), paced_as=account.id
+        )
 
     def own_account_id(self, partition: str = "aws") -> str:
         if self._own_account is None:
@@ -124,6 +132,7 @@ class SessionProvider:
                 self._base,
                 "iam",
                 str(account.partition),
+                paced_as=account.id,
                 aws_access_key_id=credentials["AccessKeyId"],
                 aws_secret_access_key=credentials["SecretAccessKey"],
                 aws_session_token=credentials["SessionToken"],
@@ -149,16 +158,24 @@ class SessionProvider:
         credentials: dict[str, Any] = response["Credentials"]
         return credentials
 
-    def _client(self, key: tuple[str, str, str], partition: str) -> Any:
+    def _client(
+        self, key: tuple[str, str, str], partition: str, paced_as: str | None = None
+    ) -> Any:
         with self._lock:
             cached = self._clients.get(key)
             if cached is None:
-                cached = _CachedClient(self._new_client(self._base, key[1], partition), None)
+                client = self._new_client(self._base, key[1], partition, paced_as=paced_as)
+                cached = _CachedClient(client, None)
                 self._clients[key] = cached
             return cached.client
 
     def _new_client(
-        self, session: boto3.Session, service: str, partition: str, **credentials: str
+        self,
+        session: boto3.Session,
+        service: str,
+        partition: str,
+        paced_as: str | None = None,
+        **credentials: str,
     ) -> Any:
         # The service is a runtime string; boto3-stubs only types literal service names.
         factory: Any = session.client
@@ -169,4 +186,6 @@ class SessionProvider:
             config=self.settings.client_config(),
             **credentials,
         )
+        if paced_as is not None:
+            self.limits.pace(client, paced_as)
         return instrument(client)

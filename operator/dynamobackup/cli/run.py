@@ -58,6 +58,27 @@ def register(subparsers: Any) -> None:
         help="read timeout of one AWS call attempt (default 20)",
     )
     parser.add_argument(
+        "--aws-rate-limit",
+        type=float,
+        default=10.0,
+        metavar="PER_SECOND",
+        help="IAM requests per second per AWS account, bursts of twice that (default 10; 0: off)",
+    )
+    parser.add_argument(
+        "--account-concurrency",
+        type=int,
+        default=4,
+        metavar="N",
+        help="worker threads one AWS account may hold at once, of --workers (default 4)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=8,
+        metavar="N",
+        help="worker threads for AWS calls and status writes (default 8)",
+    )
+    parser.add_argument(
         "--drift-tick",
         type=float,
         default=10.0,
@@ -157,11 +178,22 @@ def run_operator(args: argparse.Namespace) -> int:
     from dynamobackup.reconcile.tenancy import TenancySettings
 
     _check_url(args.aws_endpoint_url)
+    if args.workers < 1 or args.account_concurrency < 1 or args.aws_rate_limit < 0:
+        raise UsageError(
+            "--workers and --account-concurrency must be at least 1, --aws-rate-limit at least 0"
+        )
     config = OperatorConfig(
         namespaces=tuple(args.namespace),
         aws=AwsSettings(
-            args.aws_endpoint_url, args.aws_region, args.aws_max_attempts, args.aws_timeout
+            args.aws_endpoint_url,
+            args.aws_region,
+            args.aws_max_attempts,
+            args.aws_timeout,
+            rate_limit=args.aws_rate_limit,
+            burst=2 * args.aws_rate_limit,
         ),
+        workers=args.workers,
+        account_concurrency=args.account_concurrency,
         drift_tick_seconds=args.drift_tick,
         retry_delay_seconds=args.retry_delay,
         max_retry_delay_seconds=args.max_retry_delay,

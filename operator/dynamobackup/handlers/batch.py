@@ -33,10 +33,37 @@ class _Batch:
 
 
 class AccountBatches:
-    def __init__(self, executor: Executor, min_batch: int = 2) -> None:
+    """Batches per account, and at most `per_account` worker threads busy with one account.
+
+    The bound keeps a throttled account (its calls backing off, its token bucket empty) from
+    holding every worker: the others' work goes on in the threads it may not take.
+    """
+
+    def __init__(self, executor: Executor, min_batch: int = 2, per_account: int = 4) -> None:
         self.executor = executor
         self.min_batch = min_batch
+        self.per_account = per_account
         self._open: dict[Hashable, _Batch] = {}
+        self._slots: dict[Hashable, asyncio.Semaphore] = {}
+
+    async def run(self, account: Hashable | None, work: Callable[[], Any]) -> Any:
+        """Runs `work` in a worker thread, in the caller's context, within the account's share."""
+        context = contextvars.copy_context()
+        return await self._in_thread(account, context, work)
+
+    async def _in_thread(
+        self,
+        account: Hashable | None,
+        context: contextvars.Context,
+        work: Callable[..., Any],
+        *args: Any,
+    ) -> Any:
+        loop = asyncio.get_running_loop()
+        if account is None:
+            return await loop.run_in_executor(self.executor, context.run, work, *args)
+        slots = self._slots.setdefault(account, asyncio.Semaphore(self.per_account))
+        async with slots:
+            return await loop.run_in_executor(self.executor, context.run, work, *args)
 
     async def check(
         self, account: Hashable | None, reader: Reader, check: Check, linger: float
@@ -47,7 +74,7 @@ class AccountBatches:
         # counting live in context variables, which run_in_executor does not carry over.
         context = contextvars.copy_context()
         if account is None:
-            await loop.run_in_executor(self.executor, context.run, check, None)
+            await self._in_thread(None, context, check, None)
             return
         done: asyncio.Future[None] = loop.create_future()
         batch = self._open.get(account)
@@ -59,18 +86,14 @@ class AccountBatches:
 
     async def _run(self, account: Hashable) -> None:
         batch = self._open.pop(account)
-        loop = asyncio.get_running_loop()
         snapshot = None
         if len(batch.checks) >= self.min_batch:
             try:
-                snapshot = await loop.run_in_executor(
-                    self.executor, batch.context.run, batch.reader
-                )
+                snapshot = await self._in_thread(account, batch.context, batch.reader)
             except Exception:
                 snapshot = None  # every check then reads its own role and reports what fails
         runs = [
-            loop.run_in_executor(self.executor, context.run, check, snapshot)
-            for check, context, _ in batch.checks
+            self._in_thread(account, context, check, snapshot) for check, context, _ in batch.checks
         ]
         for (_, _, done), result in zip(
             batch.checks, await asyncio.gather(*runs, return_exceptions=True), strict=True

@@ -48,11 +48,17 @@ def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
         return {name: dict(labels)}
 
     @kopf.on.create(GROUP, VERSION, PLURAL, id="reconcile-create", registry=registry)
-    def on_create(*, body: kopf.Body, reason: str, **indices: Any) -> None:
+    async def on_create(*, body: kopf.Body, reason: str, **indices: Any) -> None:
         # A new role is read on its own: its pre-read is one GetRole, cheaper than the account.
-        _contained(
-            runtime,
-            lambda: reconcile.reconcile_object(runtime, body, str(reason), *_tenancy(indices)),
+        bindings, namespaces = _tenancy(indices)
+        await runtime.batches.run(
+            reconcile.account_key(body),
+            lambda: _contained(
+                runtime,
+                lambda: reconcile.reconcile_object(
+                    runtime, body, str(reason), bindings, namespaces
+                ),
+            ),
         )
 
     async def on_recheck(*, body: kopf.Body, reason: str, **indices: Any) -> None:

@@ -40,6 +40,8 @@ class OperatorConfig:
     batch_linger_seconds: float = 1.0
     # Worker threads for AWS and status I/O: sized for IAM's per-account rate limits, not CPUs.
     workers: int = 8
+    # How many of them one account may hold: a throttled account never starves the others.
+    account_concurrency: int = 4
     health_endpoint: str | None = "http://0.0.0.0:8080/healthz"
     metrics_port: int | None = 9090
     tenancy: TenancySettings = field(default_factory=TenancySettings)
@@ -59,7 +61,7 @@ class Runtime:
         self.status_writer = status_writer or StatusWriter()
         self.secrets = SecretReader(config.external_id_secret_names)
         self.executor = ThreadPoolExecutor(config.workers, thread_name_prefix="reconcile")
-        self.batches = AccountBatches(self.executor)
+        self.batches = AccountBatches(self.executor, per_account=config.account_concurrency)
         self.sweep_task: Any = None  # the drift sweeper's task, once kopf started it
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
