@@ -328,3 +328,15 @@ def test_a_sweep_reads_the_account_once_and_judges_every_role_alike(
     # A managed policy whose ownership tags were never seen (GAAD omits them) is read directly.
     with pytest.raises(NotInSnapshot):
         observe_account(iam).role("veeam-1", PolicyDocumentCache())
+
+
+def test_every_iam_request_of_an_account_takes_a_token_of_that_account(
+    aws: AwsHelper,
+) -> None:
+    settings = AwsSettings(endpoint_url=aws.endpoint_url, rate_limit=1000, burst=2)
+    manager = RoleManager(SessionProvider(settings, aws.session()))
+    with counting() as log:
+        outcome = manager.reconcile(make_spec(), OWNER)
+    assert outcome.ready, outcome.failure
+    iam_calls = sum(n for op, n in log.by_operation.items() if op != "GetCallerIdentity")
+    assert manager.sessions.limits.bucket(ACCOUNT).taken == iam_calls == 3

@@ -24,6 +24,7 @@ class TokenBucket:
         self.rate, self.burst, self._clock = rate, max(1.0, burst), clock
         self._tokens, self._stamp = self.burst, clock()
         self._lock = threading.Lock()
+        self.taken = 0  # tokens handed out so far
 
     def take(self, sleep: Callable[[float], None] = time.sleep) -> float:
         """Takes a token, waiting for it if needed; returns the seconds waited.
@@ -36,6 +37,7 @@ class TokenBucket:
             self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
             self._stamp = now
             self._tokens -= 1
+            self.taken += 1
             wait = -self._tokens / self.rate if self._tokens < 0 else 0.0
         if wait:
             sleep(wait)
@@ -61,6 +63,11 @@ class AccountRateLimits:
         """Makes every request of `client` wait for a token of `account`; returns the client."""
         if self.rate > 0:
             bucket = self.bucket(account)
+
+            def wait_for_token(**_: Any) -> None:
+                # Returns None: a before-call handler that returns a value replaces the response.
+                bucket.take()
+
             service = client.meta.service_model.service_name
-            client.meta.events.register(f"before-call.{service}", lambda **_: bucket.take())
+            client.meta.events.register(f"before-call.{service}", wait_for_token)
         return client
