@@ -514,3 +514,30 @@ def test_equal_health_and_metrics_ports_are_refused(helm: Helm) -> None:
     completed = helm(*template_args({"operator": {"healthPort": 9090, "metricsPort": 9090}}))
     assert completed.returncode != 0
     assert "operator.healthPort and operator.metricsPort are both 9090" in completed.stderr
+
+
+def test_shards_are_deployments_with_their_own_lease_and_standby(helm: Helm) -> None:
+    manifests = render(helm, {"shards": 3})
+    deployments = [m for m in manifests if m["kind"] == "Deployment"]
+    assert len(deployments) == 3
+    parser = build_parser()
+    leases, shards = set(), set()
+    for index, deployment in enumerate(deployments):
+        assert deployment["metadata"]["name"].endswith(f"-shard-{index}")
+        assert deployment["spec"]["replicas"] == 2  # each shard has its standby
+        selector = deployment["spec"]["selector"]["matchLabels"]
+        assert selector["dynamobackup.io/shard"] == str(index)
+        labels = deployment["spec"]["template"]["metadata"]["labels"]
+        assert selector.items() <= labels.items()
+        container_args = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
+        args = parser.parse_args(["run", *container_args])
+        leases.add(args.lease_name)
+        shards.add(args.shard)
+    assert shards == {"0/3", "1/3", "2/3"} and len(leases) == 3
+    role = one_named(manifests, "Role", f"{RELEASE}-{CHART.name}-leader-election")
+    names = {n for rule in role["rules"] for n in rule.get("resourceNames", [])}
+    assert names == leases  # each shard may renew its own Lease and no other
+    # One shard: the single Deployment keeps its name, selector and Lease.
+    single = one(render(helm), "Deployment")
+    assert "dynamobackup.io/shard" not in single["spec"]["selector"]["matchLabels"]
+    assert "--shard" not in " ".join(single["spec"]["template"]["spec"]["containers"][0]["args"])

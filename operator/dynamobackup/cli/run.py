@@ -11,6 +11,7 @@ from urllib.parse import urlparse
 
 from dynamobackup.cli.errors import UsageError
 from dynamobackup.cli.standby import standby_health
+from dynamobackup.reconcile.shard import Shard
 from dynamobackup.redaction import install_log_redaction
 
 SERVICE_ACCOUNT_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
@@ -115,7 +116,14 @@ def register(subparsers: Any) -> None:
         "--lease-name",
         default="dynamobackup-operator",
         metavar="NAME",
-        help="name of the Lease (default dynamobackup-operator)",
+        help="name of the Lease (default dynamobackup-operator); give each shard its own",
+    )
+    parser.add_argument(
+        "--shard",
+        default="0/1",
+        metavar="INDEX/COUNT",
+        help="own only the objects whose namespace/name hashes to INDEX of COUNT shards "
+        "(default 0/1: all); run one process (or leader-elected set) per index",
     )
     parser.add_argument(
         "--health-port",
@@ -178,6 +186,10 @@ def run_operator(args: argparse.Namespace) -> int:
     from dynamobackup.reconcile.tenancy import TenancySettings
 
     _check_url(args.aws_endpoint_url)
+    try:
+        shard = Shard.parse(args.shard)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
     if args.workers < 1 or args.account_concurrency < 1 or args.aws_rate_limit < 0:
         raise UsageError(
             "--workers and --account-concurrency must be at least 1, --aws-rate-limit at least 0"
@@ -193,6 +205,7 @@ def run_operator(args: argparse.Namespace) -> int:
             burst=2 * args.aws_rate_limit,
         ),
         workers=args.workers,
+        shard=shard,
         account_concurrency=args.account_concurrency,
         drift_tick_seconds=args.drift_tick,
         retry_delay_seconds=args.retry_delay,

@@ -47,7 +47,14 @@ def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
     def namespace_labels(*, name: str, labels: kopf.Labels, **_: Any) -> dict[str, dict[str, str]]:
         return {name: dict(labels)}
 
-    @kopf.on.create(GROUP, VERSION, PLURAL, id="reconcile-create", registry=registry)
+    def owned(body: kopf.Body, **_: Any) -> bool:
+        """This process's share of the objects (all of them unless sharded)."""
+        return runtime.config.shard.owns(body.meta.namespace or "", body.meta.name or "")
+
+    def owned_and_deleting_the_role(**kwargs: Any) -> bool:
+        return owned(**kwargs) and deletes_the_role(**kwargs)
+
+    @kopf.on.create(GROUP, VERSION, PLURAL, id="reconcile-create", registry=registry, when=owned)
     async def on_create(*, body: kopf.Body, reason: str, **indices: Any) -> None:
         # A new role is read on its own: its pre-read is one GetRole, cheaper than the account.
         bindings, namespaces = _tenancy(indices)
@@ -78,14 +85,14 @@ def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
         )
 
     for cause in (kopf.on.resume, kopf.on.update):
-        cause(GROUP, VERSION, PLURAL, id=f"reconcile-{cause.__name__}", registry=registry)(
-            on_recheck
-        )
+        cause(
+            GROUP, VERSION, PLURAL, id=f"reconcile-{cause.__name__}", registry=registry, when=owned
+        )(on_recheck)
 
     sweeper = DriftSweeper(runtime)
     stopped = asyncio.Event()
 
-    @kopf.on.event(GROUP, VERSION, PLURAL, registry=registry)
+    @kopf.on.event(GROUP, VERSION, PLURAL, registry=registry, when=owned)
     async def on_event(*, type: str | None, body: kopf.Body, **indices: Any) -> None:
         sweeper.observe(type, body, *_tenancy(indices))
 
@@ -100,7 +107,7 @@ def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
 
     # Only an object whose deletion deletes the role gets the finalizer: the others cost no
     # finalizer PATCH on creation and are forgotten when their deletion is seen (on_event).
-    @kopf.on.delete(GROUP, VERSION, PLURAL, registry=registry, when=deletes_the_role)
+    @kopf.on.delete(GROUP, VERSION, PLURAL, registry=registry, when=owned_and_deleting_the_role)
     def on_delete(*, body: kopf.Body, retry: int, **indices: Any) -> None:
         _contained(
             runtime, lambda: reconcile.delete_object(runtime, body, retry, *_tenancy(indices))

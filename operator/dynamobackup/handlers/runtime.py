@@ -18,6 +18,7 @@ from dynamobackup.aws.session import AwsSettings, SessionProvider
 from dynamobackup.handlers.batch import AccountBatches
 from dynamobackup.handlers.kube import StatusWriter
 from dynamobackup.handlers.tenancy import SecretReader
+from dynamobackup.reconcile.shard import Shard
 from dynamobackup.reconcile.tenancy import TenancySettings
 
 # kopf's bookkeeping gets a prefix of its own: kopf hides every annotation under its storage
@@ -42,6 +43,8 @@ class OperatorConfig:
     workers: int = 8
     # How many of them one account may hold: a throttled account never starves the others.
     account_concurrency: int = 4
+    # The objects this process owns when several share the fleet (reconcile/shard.py).
+    shard: Shard = field(default_factory=Shard)
     health_endpoint: str | None = "http://0.0.0.0:8080/healthz"
     metrics_port: int | None = 9090
     tenancy: TenancySettings = field(default_factory=TenancySettings)
