@@ -237,7 +237,7 @@ def _parse_spec(body: kopf.Body) -> DynamoBackupRoleSpec | None:
         return None
 
 
-def drift_check_is_due(runtime: Runtime, body: kopf.Body) -> bool:
+def drift_check_is_due(runtime: Runtime, body: kopf.Body, early: float = 0.0) -> bool:
     status = DynamoBackupRoleStatus.parse(body.get("status"))
     from_status = (
         (status.last_checked_time, status.observed_generation) if status.last_checked_time else None
@@ -249,7 +249,8 @@ def drift_check_is_due(runtime: Runtime, body: kopf.Body) -> bool:
     except ApiError:
         return False
     jitter = stable_fraction(account_key(body) or "")
-    return drift_check_due(last, body.meta.get("generation"), period, datetime.now(UTC), jitter)
+    generation = body.meta.get("generation")
+    return drift_check_due(last, generation, period, datetime.now(UTC), jitter, early=early)
 
 
 def _record_metrics(

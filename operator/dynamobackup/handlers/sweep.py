@@ -20,6 +20,7 @@ import kopf
 
 from dynamobackup.handlers import reconcile
 from dynamobackup.handlers.runtime import Runtime
+from dynamobackup.reconcile.schedule import EARLY
 
 logger = logging.getLogger(__name__)
 
@@ -56,8 +57,17 @@ class DriftSweeper:
     def sweep(self) -> int:
         """Starts the checks that are due and not already running; returns how many."""
         started, loop = 0, asyncio.get_running_loop()
-        for uid, (body, bindings, namespaces, context) in list(self._objects.items()):
-            if uid in self._running or not reconcile.drift_check_is_due(self.runtime, body):
+        followed = [(uid, f) for uid, f in self._objects.items() if uid not in self._running]
+        # Accounts with a check due now are read anyway: their checks due soon come along.
+        accounts = {
+            reconcile.account_key(f[0])
+            for _, f in followed
+            if reconcile.drift_check_is_due(self.runtime, f[0])
+        }
+        for uid, (body, bindings, namespaces, context) in followed:
+            if reconcile.account_key(body) not in accounts or not reconcile.drift_check_is_due(
+                self.runtime, body, early=EARLY
+            ):
                 continue
             self._running.add(uid)
             check = self._check(uid, body, bindings, namespaces)

@@ -18,6 +18,8 @@ def latest_check(checks: Iterable[Check | None]) -> Check | None:
 
 # How far past its interval a drift check may be put off, as a fraction of the interval.
 JITTER = 0.1
+# How far before it a check joins a sweep that reads its account anyway.
+EARLY = 0.5
 
 
 def drift_check_due(
@@ -26,13 +28,20 @@ def drift_check_due(
     period: timedelta,
     now: datetime,
     jitter: float = 0.0,
+    *,
+    early: float = 0.0,
 ) -> bool:
-    """Due once `period` (stretched by `jitter`, a fraction of JITTER) passed since `last`."""
+    """Due once `period` (stretched by `jitter`, a fraction of JITTER) passed since `last`.
+
+    `early`, a fraction of the period, brings the check forward: a sweep that reads an account
+    anyway checks its roles that would fall due soon, so the account's checks align and later
+    sweeps read it once per interval.
+    """
     # The create, update and resume handlers own first checks and spec changes; the timer only
     # re-checks a generation that was already handled, once its interval has passed.
     if last is None or last[1] != generation:
         return False
-    return now - last[0] >= period * (1 + JITTER * jitter)
+    return now - last[0] >= period * (1 + JITTER * jitter - early)
 
 
 def stable_fraction(key: str) -> float:

@@ -40,3 +40,12 @@ def test_jitter_puts_a_check_off_by_at_most_a_tenth_of_its_interval() -> None:
     jitter = 0.5
     assert not drift_check_due((start, 1), 1, period, start + timedelta(minutes=10), jitter)
     assert drift_check_due((start, 1), 1, period, start + timedelta(minutes=10, seconds=30), jitter)
+
+
+def test_a_check_comes_early_only_when_asked() -> None:
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    period = timedelta(minutes=10)
+    six_minutes = start + timedelta(minutes=6)
+    assert not drift_check_due((start, 1), 1, period, six_minutes)
+    assert drift_check_due((start, 1), 1, period, six_minutes, early=0.5)
+    assert not drift_check_due((start, 1), 1, period, start + timedelta(minutes=4), early=0.5)
