@@ -10,9 +10,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from dynamobackup.cli.errors import UsageError
-from dynamobackup.cli.standby import standby_health
 from dynamobackup.reconcile.shard import Shard
-from dynamobackup.redaction import install_log_redaction
 
 SERVICE_ACCOUNT_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 
@@ -184,6 +182,7 @@ def run_operator(args: argparse.Namespace) -> int:
     from dynamobackup.handlers.registry import build_registry
     from dynamobackup.handlers.runtime import OperatorConfig, Runtime
     from dynamobackup.reconcile.tenancy import TenancySettings
+    from dynamobackup.redaction import install_log_redaction
 
     _check_url(args.aws_endpoint_url)
     try:
@@ -253,6 +252,7 @@ def _elect_leader(args: argparse.Namespace) -> Any:
     """Blocks until this process holds the Lease; meanwhile /healthz says it stands by."""
     from kubernetes import client
 
+    from dynamobackup.cli.standby import standby_health
     from dynamobackup.handlers.kube import api_client
     from dynamobackup.handlers.leader import LeaderElection, default_identity
 
