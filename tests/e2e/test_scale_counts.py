@@ -100,5 +100,8 @@ def test_creates_checks_and_sweeps_cost_what_the_issue_allows(small_fleet: Fleet
     checks = sweep_writes.pop(f"PATCH {PLURAL}/status")
     sweep_writes.pop("PUT leases", None)
     assert checks >= COUNT and sweep_writes == {}, sweep_writes  # no other write, no Event
-    assert set(swept) <= {"GetAccountAuthorizationDetails", "ListRoles"}, swept
-    assert sum(swept.values()) / checks < 0.5, (swept, checks)
+    # Account-wide reads carry the sweep (a role due alone in its account is read on its own,
+    # four calls); checking each role on its own would cost four calls per check.
+    account_reads = swept["GetAccountAuthorizationDetails"] + swept["ListRoles"]
+    assert account_reads > sum(swept.values()) - account_reads, swept
+    assert sum(swept.values()) / checks < 1, (swept, checks)

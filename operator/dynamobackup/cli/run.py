@@ -223,7 +223,7 @@ def run_operator(args: argparse.Namespace) -> int:
     install_log_redaction()
     kopf.configure(debug=args.log_level == "debug", log_format=log_format)
     logging.getLogger().setLevel(args.log_level.upper())
-    logging.getLogger("kopf.objects").addFilter(_quiet_timer_ticks)
+    logging.getLogger("kopf.objects").addFilter(_quiet_event_handler)
     logging.getLogger("aiohttp.access").addFilter(_probes_at_debug)
     # botocore logs request details at debug level; never let it near credentials.
     logging.getLogger("botocore").setLevel(logging.WARNING)
@@ -283,12 +283,10 @@ def _own_namespace() -> str:
     return _in_cluster_namespace() or "default"
 
 
-def _quiet_timer_ticks(record: logging.LogRecord) -> bool:
-    """Every object's timer ticks every few seconds; kopf logs each tick's success at INFO."""
+def _quiet_event_handler(record: logging.LogRecord) -> bool:
+    """kopf logs at INFO every run of the handler that follows each object's watch events."""
     return not (
-        record.levelno <= logging.INFO
-        and record.getMessage().startswith("Timer ")
-        and record.getMessage().endswith(" succeeded.")
+        record.levelno <= logging.INFO and record.getMessage() == "Handler 'follow' succeeded."
     )
 
 

@@ -92,7 +92,7 @@ def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
     sweeper = DriftSweeper(runtime)
     stopped = asyncio.Event()
 
-    @kopf.on.event(GROUP, VERSION, PLURAL, registry=registry, when=owned)
+    @kopf.on.event(GROUP, VERSION, PLURAL, id="follow", registry=registry, when=owned)
     async def on_event(*, type: str | None, body: kopf.Body, **indices: Any) -> None:
         sweeper.observe(type, body, *_tenancy(indices))
 
