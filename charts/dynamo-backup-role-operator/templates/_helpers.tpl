@@ -73,6 +73,17 @@ core v1 API with POST only (not events.k8s.io). Discovery (/api, /apis) needs no
 - apiGroups: ["dynamobackup.io"]
   resources: ["dynamobackuproles/status"]
   verbs: ["patch"]
+# A DynamoBackupRoleSet's children: created, updated and deleted in the set's own namespace; the
+# get tells a child of its own from another object of the same name.
+- apiGroups: ["dynamobackup.io"]
+  resources: ["dynamobackuproles"]
+  verbs: ["get", "create", "delete"]
+- apiGroups: ["dynamobackup.io"]
+  resources: ["dynamobackuprolesets"]
+  verbs: ["list", "watch", "patch"]
+- apiGroups: ["dynamobackup.io"]
+  resources: ["dynamobackuprolesets/status"]
+  verbs: ["patch"]
 - apiGroups: [""]
   resources: ["events"]
   verbs: ["create"]
@@ -107,6 +118,27 @@ namespaced mode).
 - apiGroups: [""]
   resources: ["namespaces"]
   verbs: ["list", "watch"]
+{{- if .Values.organizations.discovery }}
+{{- include "dbr.discoveryRules" . }}
+{{- end }}
+{{- end -}}
+
+{{/*
+Discovery from AWS Organizations (organizations.discovery): the operator reads
+DynamoBackupOrganizations and writes the bindings they produce. With these rules a compromised
+operator could bind any namespace to any account; it already holds IAM write in those accounts,
+which is why discovery is opt-in.
+*/}}
+{{- define "dbr.discoveryRules" }}
+- apiGroups: ["dynamobackup.io"]
+  resources: ["dynamobackupaccounts"]
+  verbs: ["create", "update"]
+- apiGroups: ["dynamobackup.io"]
+  resources: ["dynamobackuporganizations"]
+  verbs: ["list", "watch", "patch"]
+- apiGroups: ["dynamobackup.io"]
+  resources: ["dynamobackuporganizations/status"]
+  verbs: ["patch"]
 {{- end -}}
 
 {{/*

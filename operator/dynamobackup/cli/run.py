@@ -137,6 +137,21 @@ def register(subparsers: Any) -> None:
         metavar="PORT",
         help="serve Prometheus metrics on /metrics (0: off)",
     )
+    parser.add_argument(
+        "--role-set-resync",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="how often each DynamoBackupRoleSet is recomputed from the bindings and its "
+        "children (in memory; only differences are written; default 10)",
+    )
+    parser.add_argument(
+        "--discover-organizations",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="read AWS Organizations for DynamoBackupOrganization objects (default: on; turn "
+        "off in every operator of a cluster but one)",
+    )
     parser.add_argument("--log-level", choices=LOG_LEVELS, default="info")
     parser.add_argument("--log-format", choices=("text", "json"), default="text")
     add_tenancy_arguments(parser)
@@ -217,6 +232,8 @@ def run_operator(args: argparse.Namespace) -> int:
             forbidden_actions=tuple(args.forbid_action),
         ),
         external_id_secret_names=tuple(args.external_id_secret_name),
+        role_set_resync_seconds=args.role_set_resync,
+        discover_organizations=args.discover_organizations,
     )
     log_format = kopf.LogFormat.JSON if args.log_format == "json" else kopf.LogFormat.FULL
     # Before anything logs: every record is scrubbed of credentials and external IDs.

@@ -37,9 +37,10 @@ def api_client(pool_size: int = 10) -> client.ApiClient:
 
 
 class StatusWriter:
-    """Merge-patches the status subresource of DynamoBackupRole objects."""
+    """Merge-patches the status subresource of namespaced objects of one kind (by plural)."""
 
-    def __init__(self) -> None:
+    def __init__(self, plural: str = PLURAL) -> None:
+        self.plural = plural
         self._lock = threading.Lock()
         self._api: client.CustomObjectsApi | None = None
 
@@ -50,7 +51,7 @@ class StatusWriter:
                 GROUP,
                 VERSION,
                 namespace,
-                PLURAL,
+                self.plural,
                 name,
                 {"status": status},
                 _request_timeout=REQUEST_TIMEOUT_SECONDS,

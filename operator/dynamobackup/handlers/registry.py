@@ -11,11 +11,13 @@ from typing import Any
 
 import kopf
 
-from dynamobackup.api.v1alpha1 import ACCOUNT, GROUP, PLURAL, VERSION
+from dynamobackup.api.v1alpha1 import ACCOUNT, GROUP, PLURAL, ROLE_SET, VERSION
 from dynamobackup.handlers import reconcile
+from dynamobackup.handlers.roleset import RoleSets, child_of
 from dynamobackup.handlers.runtime import FINALIZER, KOPF_ANNOTATION_PREFIX, Runtime
 from dynamobackup.handlers.sweep import DriftSweeper
 from dynamobackup.handlers.tenancy import binding_of
+from dynamobackup.reconcile.roleset import Child
 from dynamobackup.reconcile.tenancy import Binding
 
 logger = logging.getLogger(__name__)
@@ -39,8 +41,10 @@ def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
     # kopf fills both indices before any handler runs, so no role is judged without its
     # account's bindings (a binding that was not seen yet would let a role through).
     @kopf.index(GROUP, VERSION, ACCOUNT.plural, id="account_bindings", registry=registry)
-    def account_bindings(*, name: str, spec: kopf.Spec, **_: Any) -> dict[str, Binding]:
-        binding = binding_of(name, dict(spec))
+    def account_bindings(
+        *, name: str, spec: kopf.Spec, labels: kopf.Labels, **_: Any
+    ) -> dict[str, Binding]:
+        binding = binding_of(name, dict(spec), dict(labels))
         return {binding.account_id: binding} if binding is not None else {}
 
     @kopf.index("", "v1", "namespaces", id="namespace_labels", registry=registry)
@@ -113,6 +117,7 @@ def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
             runtime, lambda: reconcile.delete_object(runtime, body, retry, *_tenancy(indices))
         )
 
+    _register_role_sets(registry, runtime)
     return registry
 
 
@@ -129,6 +134,32 @@ def _contained(runtime: Runtime, call: Callable[[], None]) -> None:
             f"unexpected {type(error).__name__}; see the operator's log",
             delay=runtime.config.retry_delay_seconds,
         ) from None
+
+
+def _register_role_sets(registry: kopf.OperatorRegistry, runtime: Runtime) -> None:
+    sets = RoleSets()
+
+    @kopf.index(GROUP, VERSION, PLURAL, id="role_set_children", registry=registry)
+    def role_set_children(*, body: kopf.Body, **_: Any) -> dict[str, Child] | None:
+        return child_of(body)
+
+    def on_set(*, body: kopf.Body, **indices: Any) -> None:
+        sets.reconcile(body, *_tenancy(indices), indices["role_set_children"])
+
+    for cause in (kopf.on.resume, kopf.on.create, kopf.on.update):
+        cause(GROUP, VERSION, ROLE_SET.plural, id=f"role-set-{cause.__name__}", registry=registry)(
+            on_set
+        )
+    # Level-based: bindings, namespace labels and the children's statuses change without the
+    # set changing; each tick recomputes from the in-memory indices and writes only what differs.
+    kopf.timer(
+        GROUP,
+        VERSION,
+        ROLE_SET.plural,
+        id="role-set-resync",
+        interval=runtime.config.role_set_resync_seconds,
+        registry=registry,
+    )(on_set)
 
 
 def _tenancy(indices: dict[str, Any]) -> tuple[Any, Any]:

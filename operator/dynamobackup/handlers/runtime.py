@@ -50,6 +50,10 @@ class OperatorConfig:
     tenancy: TenancySettings = field(default_factory=TenancySettings)
     # The only Secret names external IDs are read from (empty: any name RBAC lets it read).
     external_id_secret_names: tuple[str, ...] = ()
+    # How often each DynamoBackupRoleSet is recomputed from the in-memory indices.
+    role_set_resync_seconds: float = 10.0
+    # Whether this operator reads AWS Organizations for DynamoBackupOrganization objects.
+    discover_organizations: bool = True
 
 
 class Runtime:

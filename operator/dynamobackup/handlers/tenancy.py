@@ -41,16 +41,19 @@ from dynamobackup.reconcile.tenancy import (
 )
 
 
-def binding_of(name: str, spec: Mapping[str, Any]) -> Binding | None:
+def binding_of(
+    name: str, spec: Mapping[str, Any], labels: Mapping[str, str] | None = None
+) -> Binding | None:
     """The index entry of a DynamoBackupAccount; one that cannot be parsed is kept, failing
     closed, under the account it names (None only when it names no account at all)."""
     account = (spec.get("account") or {}).get("id")
     if not isinstance(account, str):
         return None
+    kept = dict(labels or {})
     try:
-        return Binding(name, account, DynamoBackupAccountSpec.parse(spec))
+        return Binding(name, account, DynamoBackupAccountSpec.parse(spec), labels=kept)
     except ApiError as error:
-        return Binding(name, account, None, str(error))
+        return Binding(name, account, None, str(error), labels=kept)
 
 
 def bindings_from(index: Mapping[str, Iterable[Binding]], account_id: str) -> list[Binding]:

@@ -27,6 +27,8 @@ class Binding:
     account_id: str
     spec: DynamoBackupAccountSpec | None
     error: str | None = None
+    # The binding's metadata.labels: what DynamoBackupRoleSets select bindings by.
+    labels: Mapping[str, str] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True)

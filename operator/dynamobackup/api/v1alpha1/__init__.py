@@ -69,6 +69,14 @@ from dynamobackup.api.v1alpha1.common import (
     validations,
     without_empty_collections,
 )
+from dynamobackup.api.v1alpha1.organization import (
+    ORGANIZATION,
+    AccountState,
+    BindingTemplate,
+    DynamoBackupOrganizationSpec,
+    DynamoBackupOrganizationStatus,
+    MarkedAccount,
+)
 from dynamobackup.api.v1alpha1.role import (
     CRD_NAME,
     DEFAULT_DRIFT_CHECK_INTERVAL,
@@ -91,14 +99,22 @@ from dynamobackup.api.v1alpha1.role import (
     Operation,
     Permissions,
     ProfileStatus,
+    RoleTemplate,
     Scope,
     Severity,
     Trust,
     TrustFinding,
 )
+from dynamobackup.api.v1alpha1.roleset import (
+    ROLE_SET,
+    AccountSelector,
+    AccountVerdict,
+    DynamoBackupRoleSetSpec,
+    DynamoBackupRoleSetStatus,
+)
 
 # Every kind the CRD generator writes, in the order the docs list them.
-KINDS = (ROLE, ACCOUNT)
+KINDS = (ROLE, ROLE_SET, ACCOUNT, ORGANIZATION)
 
 __all__ = [
     "ACCOUNT",
@@ -117,6 +133,7 @@ __all__ = [
     "LIST_KIND",
     "MAX_TAGS",
     "MIN_DRIFT_CHECK_INTERVAL",
+    "ORGANIZATION",
     "OWNERSHIP_TAG_PREFIX",
     "PARTITION_ALTERNATIVES",
     "PLURAL",
@@ -129,6 +146,7 @@ __all__ = [
     "ROLE_ARN_PATTERN",
     "ROLE_NAME_PATTERN",
     "ROLE_PATH_PATTERN",
+    "ROLE_SET",
     "SHORT_NAME",
     "SINGULAR",
     "TAG_KEY_ADAPTER",
@@ -137,9 +155,13 @@ __all__ = [
     "VERSION",
     "AccountGuardrails",
     "AccountId",
+    "AccountSelector",
+    "AccountState",
+    "AccountVerdict",
     "ApiError",
     "Appliances",
     "AwsAccount",
+    "BindingTemplate",
     "BoundAccount",
     "Condition",
     "ConditionReason",
@@ -148,7 +170,11 @@ __all__ = [
     "DeletionPolicy",
     "Delivery",
     "DynamoBackupAccountSpec",
+    "DynamoBackupOrganizationSpec",
+    "DynamoBackupOrganizationStatus",
     "DynamoBackupRole",
+    "DynamoBackupRoleSetSpec",
+    "DynamoBackupRoleSetStatus",
     "DynamoBackupRoleSpec",
     "DynamoBackupRoleStatus",
     "ExternalId",
@@ -157,6 +183,7 @@ __all__ = [
     "KindInfo",
     "LabelSelector",
     "LabelSelectorRequirement",
+    "MarkedAccount",
     "Mode",
     "NamespaceSelection",
     "Operation",
@@ -168,6 +195,7 @@ __all__ = [
     "RoleArn",
     "RoleName",
     "RolePath",
+    "RoleTemplate",
     "Scope",
     "SecretKeyRef",
     "SelectorOperator",

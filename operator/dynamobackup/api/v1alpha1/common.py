@@ -7,8 +7,9 @@ the API server's (Go RE2).
 
 from __future__ import annotations
 
+import copy
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -98,6 +99,27 @@ def cel_string(text: str) -> str:
 
 def validations(*rules: dict[str, str]) -> dict[str, Any]:
     return {"x-kubernetes-validations": list(rules)}
+
+
+def properties_first(
+    names: tuple[str, ...], extra: Mapping[str, Any]
+) -> Callable[[dict[str, Any]], None]:
+    """A `json_schema_extra` that adds `extra` and lists the properties `names` first."""
+
+    def apply(schema: dict[str, Any]) -> None:
+        schema.update(copy.deepcopy(dict(extra)))
+        properties = schema.get("properties", {})
+        schema["properties"] = {
+            **{name: properties[name] for name in names if name in properties},
+            **properties,
+        }
+        if "required" in schema:
+            required = schema["required"]
+            schema["required"] = [n for n in names if n in required] + [
+                n for n in required if n not in names
+            ]
+
+    return apply
 
 
 def immutable(field: str, why: str = "") -> dict[str, Any]:

@@ -59,6 +59,7 @@ from dynamobackup.api.v1alpha1.common import (
     dump,
     immutable,
     parse_go_duration,
+    properties_first,
     reject_duplicates,
     validate_model,
     validations,
@@ -337,20 +338,10 @@ def _lower_ascii(text: str) -> str:
 BOUNDARY_PARTITION = "permissionsBoundaryArn must be in the partition of the account"
 
 
-class DynamoBackupRoleSpec(SpecModel):
-    """The desired IAM role for Veeam Backup for AWS to back up and restore DynamoDB."""
+class RoleTemplate(SpecModel):
+    """Everything a DynamoBackupRole spec says except its account: the shape of the role that a
+    DynamoBackupRoleSet stamps into every account it selects."""
 
-    model_config = ConfigDict(
-        json_schema_extra=validations(
-            cel(
-                "!has(self.permissionsBoundaryArn) || "
-                "self.permissionsBoundaryArn.startsWith('arn:' + self.account.partition + ':')",
-                BOUNDARY_PARTITION,
-            )
-        )
-    )
-
-    account: AwsAccount = Field(description="The AWS account of the role.")
     role_name: RoleName = Field(
         description="The IAM role name. Immutable.",
         json_schema_extra=immutable("roleName"),
@@ -469,17 +460,42 @@ class DynamoBackupRoleSpec(SpecModel):
             raise ValueError(DRIFT_INTERVAL_BOUNDS)
         return interval
 
+    @property
+    def drift_check_period(self) -> timedelta:
+        """driftCheckInterval as a timedelta."""
+        return parse_go_duration(self.drift_check_interval)
+
+
+class DynamoBackupRoleSpec(RoleTemplate):
+    """The desired IAM role for Veeam Backup for AWS to back up and restore DynamoDB."""
+
+    model_config = ConfigDict(
+        # The account is the subclass's own field, so pydantic lists it last; readers of the
+        # schema and the docs expect it first.
+        json_schema_extra=properties_first(
+            ("account",),
+            validations(
+                cel(
+                    "!has(self.permissionsBoundaryArn) || "
+                    "self.permissionsBoundaryArn.startsWith('arn:' + self.account.partition + ':')",
+                    BOUNDARY_PARTITION,
+                )
+            ),
+        )
+    )
+
+    account: AwsAccount = Field(description="The AWS account of the role.")
+
+    def to_dict(self) -> dict[str, Any]:
+        spec = super().to_dict()
+        return {"account": spec.pop("account"), **spec}
+
     @model_validator(mode="after")
     def _boundary_in_partition(self) -> Self:
         arn = self.permissions_boundary_arn
         if arn is not None and not arn.startswith(f"arn:{self.account.partition}:"):
             raise ValueError(BOUNDARY_PARTITION)
         return self
-
-    @property
-    def drift_check_period(self) -> timedelta:
-        """driftCheckInterval as a timedelta."""
-        return parse_go_duration(self.drift_check_interval)
 
 
 class TrustFinding(StatusModel):
