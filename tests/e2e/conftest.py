@@ -35,7 +35,11 @@ def operator(
         moto_server.environment(),
         log_path=log,
         namespaces=namespaces,
-        extra_args=(f"--operator-namespace={EXAMPLES_OPERATOR_NAMESPACE}",),
+        # Organisation discovery is test_organizations.py's own operator's: one per cluster.
+        extra_args=(
+            f"--operator-namespace={EXAMPLES_OPERATOR_NAMESPACE}",
+            "--no-discover-organizations",
+        ),
     ) as running:
         yield running
     print(f"operator log: {log}")

@@ -52,6 +52,7 @@ def tenancy(
         f"--operator-namespace={names['system']}",
         f"--external-id-secret-name={SECRET}",
         "--log-level=debug",
+        "--no-discover-organizations",
     )
     setup = Tenancy(k8s, aws, names, log)
     try:

@@ -80,8 +80,12 @@ class SessionProvider:
 
     def iam_for(self, account: AccountAccess) -> Any:
         """An IAM client acting in `account`; raises AccountAccessError when that is impossible."""
+        return self.client_for(account, "iam")
+
+    def client_for(self, account: AccountAccess, service: str) -> Any:
+        """A client of `service` acting in `account` (IAM, or Organizations for discovery)."""
         if account.assume_role_arn:
-            return self._assumed_client(account)
+            return self._assumed_client(account, service)
         own = self.own_account_id(str(account.partition))
         if own != account.id:
             raise AccountAccessError(
@@ -93,7 +97,9 @@ class SessionProvider:
                 )
             )
         return self._client(
-            ("own", "iam", str(account.partition)), str(account.partition), paced_as=account.id
+            ("own", service, str(account.partition)),
+            str(account.partition),
+            paced_as=_bucket(account, service),
         )
 
     def own_account_id(self, partition: str = "aws") -> str:
@@ -102,7 +108,7 @@ class SessionProvider:
             self._own_account = str(sts.get_caller_identity()["Account"])
         return self._own_account
 
-    def _assumed_client(self, account: AccountAccess) -> Any:
+    def _assumed_client(self, account: AccountAccess, service: str) -> Any:
         arn = account.assume_role_arn
         assert arn is not None
         arn_account = arn.split(":")[4]
@@ -113,7 +119,7 @@ class SessionProvider:
                     f"assumeRoleArn {arn} is in account {arn_account}, not in {account.id}",
                 )
             )
-        key = ("assumed", arn, account.external_id or "", str(account.partition))
+        key = ("assumed", service, arn, account.external_id or "", str(account.partition))
         with self._lock:
             assuming = self._assuming.setdefault(key, threading.Lock())
         with assuming:
@@ -130,9 +136,9 @@ class SessionProvider:
             # load and keep their own copy of the service models (about 11 MiB and 90 ms each).
             client = self._new_client(
                 self._base,
-                "iam",
+                service,
                 str(account.partition),
-                paced_as=account.id,
+                paced_as=_bucket(account, service),
                 aws_access_key_id=credentials["AccessKeyId"],
                 aws_secret_access_key=credentials["SecretAccessKey"],
                 aws_session_token=credentials["SessionToken"],
@@ -189,3 +195,9 @@ class SessionProvider:
         if paced_as is not None:
             self.limits.pace(client, paced_as)
         return instrument(client)
+
+
+def _bucket(account: AccountAccess, service: str) -> str:
+    """The rate-limit bucket of a client: IAM's per account; another service's (Organizations,
+    for discovery) has quotas of its own, so a bucket of its own in that account."""
+    return account.id if service == "iam" else f"{account.id}/{service}"

@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from dynamobackup.cli.check_text import render_text
 from dynamobackup.cli.errors import UsageError
 from dynamobackup.cli.inputs import STDIN, load_document, resolve_appliance, resolve_profile
-from dynamobackup.cli.report import render_text
 from dynamobackup.policy.normalize import ACCOUNT_ID
 from dynamobackup.policy.verdict import Expectation, PolicySource, RoleDocuments, judge
 

@@ -11,7 +11,7 @@ from typing import Any
 from dynamobackup.cli.errors import UsageError
 
 # Each module exposes register(subparsers); imported lazily so `dbr check` never loads kopf.
-SUBCOMMAND_MODULES = ("check", "profiles", "render", "run")
+SUBCOMMAND_MODULES = ("check", "profiles", "render", "report", "run")
 DISTRIBUTION = "dynamo-backup-role-operator"
 # Other distributions add subcommands through this entry point group (the development
 # environment adds `dbr dev`), so the operator package never imports them.

@@ -11,8 +11,9 @@ from typing import Any
 
 import kopf
 
-from dynamobackup.api.v1alpha1 import ACCOUNT, GROUP, PLURAL, ROLE_SET, VERSION
+from dynamobackup.api.v1alpha1 import ACCOUNT, GROUP, ORGANIZATION, PLURAL, ROLE_SET, VERSION
 from dynamobackup.handlers import reconcile
+from dynamobackup.handlers.discovery import Discovery
 from dynamobackup.handlers.roleset import RoleSets, child_of
 from dynamobackup.handlers.runtime import FINALIZER, KOPF_ANNOTATION_PREFIX, Runtime
 from dynamobackup.handlers.sweep import DriftSweeper
@@ -118,6 +119,8 @@ def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
         )
 
     _register_role_sets(registry, runtime)
+    if runtime.config.discover_organizations:
+        _register_discovery(registry, runtime)
     return registry
 
 
@@ -134,6 +137,30 @@ def _contained(runtime: Runtime, call: Callable[[], None]) -> None:
             f"unexpected {type(error).__name__}; see the operator's log",
             delay=runtime.config.retry_delay_seconds,
         ) from None
+
+
+def _register_discovery(registry: kopf.OperatorRegistry, runtime: Runtime) -> None:
+    discovery = Discovery(runtime)
+
+    def now(*, body: kopf.Body, **_: Any) -> None:
+        # Created, changed, or annotated with reconcile-requested-at: read the organisation now.
+        discovery.discover(body)
+
+    for cause in (kopf.on.create, kopf.on.update):
+        cause(
+            GROUP, VERSION, ORGANIZATION.plural, id=f"discover-{cause.__name__}", registry=registry
+        )(now)
+
+    @kopf.timer(
+        GROUP,
+        VERSION,
+        ORGANIZATION.plural,
+        id="discover-when-due",
+        interval=runtime.config.drift_tick_seconds,
+        registry=registry,
+    )
+    def when_due(*, body: kopf.Body, **_: Any) -> None:
+        discovery.on_tick(body)
 
 
 def _register_role_sets(registry: kopf.OperatorRegistry, runtime: Runtime) -> None:

@@ -170,6 +170,7 @@ class ChildWriter:
             write.name,
             [{"op": "replace", "path": "/spec", "value": write.spec}],
             _request_timeout=REQUEST_TIMEOUT_SECONDS,
+            _content_type="application/json-patch+json",
         )
 
     def _delete(self, name: str) -> None:
@@ -246,6 +247,14 @@ class RoleSets:
             spec, namespace, labels_from(namespaces, namespace), _all_bindings(bindings)
         )
         plan = plan_children(body.meta.name or "", spec, selection, children)
+        logger.debug(
+            "role set %s/%s: %d accounts selected, %d children known, %d writes planned",
+            namespace,
+            body.meta.name,
+            len(selection.accounts),
+            len(children),
+            plan.writes,
+        )
         writer = ChildWriter(self.api(), body)
         writer.apply(plan)
         self._report_writes(body, plan, writer)
@@ -261,6 +270,16 @@ class RoleSets:
             self._write_status(body, status)
 
     def _report_writes(self, body: kopf.Body, plan: ChildPlan, writer: ChildWriter) -> None:
+        if plan.writes:
+            logger.info(
+                "role set %s/%s: %d created, %d updated, %d deleted, %d failed",
+                body.meta.namespace,
+                body.meta.name,
+                len(plan.create),
+                len(plan.update),
+                len(plan.delete),
+                len(writer.failures),
+            )
         created = [w.name for w in plan.create if w.account_id not in writer.failures]
         updated = [w.name for w in plan.update if w.account_id not in writer.failures]
         if created:

@@ -28,7 +28,7 @@ class Binding:
     spec: DynamoBackupAccountSpec | None
     error: str | None = None
     # The binding's metadata.labels: what DynamoBackupRoleSets select bindings by.
-    labels: Mapping[str, str] = field(default_factory=dict, compare=False)
+    labels: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

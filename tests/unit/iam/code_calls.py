@@ -1,4 +1,4 @@
-"""Which IAM and STS operations the operator's code can call, read from its source.
+"""Which IAM, STS and Organizations operations the operator's code can call, read from its source.
 
 Any attribute named like an IAM or STS client method counts, whatever object it is read from, and
 whether or not it is called on the spot (apply.py passes bound methods to a helper). Paginators and
@@ -18,7 +18,7 @@ import dynamobackup
 
 PACKAGE = Path(dynamobackup.__file__).parent
 AWS_LAYER = PACKAGE / "aws"
-SERVICES = ("iam", "sts")
+SERVICES = ("iam", "sts", "organizations")
 FACTORIES = frozenset({"get_paginator", "get_waiter"})
 
 # IAM authorizes tags passed to a Create call as a second action on the new resource.
@@ -27,12 +27,14 @@ TAG_ON_CREATE = {"iam:CreateRole": "iam:TagRole", "iam:CreatePolicy": "iam:TagPo
 
 @cache
 def operations() -> dict[str, str]:
-    """snake_case client method -> `service:OperationName`, for every IAM and STS operation."""
+    """snake_case client method -> `service:OperationName`, for every IAM, STS and Organizations
+    operation. Where services share a method name (create_policy, delete_policy, list_policies),
+    the first service listed wins: IAM's, since the code calls no Organizations write."""
     session = botocore.session.get_session()
     names: dict[str, str] = {}
     for service in SERVICES:
         for operation in session.get_service_model(service).operation_names:
-            names[xform_name(operation)] = f"{service}:{operation}"
+            names.setdefault(xform_name(operation), f"{service}:{operation}")
     return names
 
 

@@ -25,6 +25,7 @@ from .simulator import DOCS_IAM, as_list, load
 
 TARGET = "operator-target-account.json"
 MANAGEMENT = "operator-management-account.json"
+DISCOVERY = "operator-organizations-discovery.json"
 MANAGED_POLICY_MAX_CHARS = 6144  # IAM's quota for a managed policy, whitespace not counted
 
 
@@ -75,12 +76,24 @@ def test_the_target_account_policy_allows_every_iam_call() -> None:
 
 
 def test_the_management_account_policy_allows_every_call() -> None:
-    missing = required_actions() - granted(load(MANAGEMENT))
+    needed = {a for a in required_actions() if not a.startswith("organizations:")}
+    missing = needed - granted(load(MANAGEMENT))
     assert not missing, f"docs/iam/{MANAGEMENT} lacks {sorted(missing)}"
 
 
+def test_the_discovery_policy_allows_every_organizations_call() -> None:
+    needed = {a for a in required_actions() if a.startswith("organizations:")}
+    assert {"organizations:ListAccounts", "organizations:ListChildren"} <= needed
+    missing = needed - granted(load(DISCOVERY))
+    assert not missing, f"docs/iam/{DISCOVERY} lacks {sorted(missing)}"
+
+
+def test_discovery_only_reads_the_organization() -> None:
+    assert all(a.split(":")[1].startswith(("Describe", "List")) for a in granted(load(DISCOVERY)))
+
+
 def test_the_policies_grant_nothing_the_code_does_not_need() -> None:
-    for name in (TARGET, MANAGEMENT):
+    for name in (TARGET, MANAGEMENT, DISCOVERY):
         excess = granted(load(name)) - required_actions()
         assert not excess, f"docs/iam/{name} grants {sorted(excess)}, which the code never calls"
 
@@ -108,14 +121,14 @@ def test_the_deny_on_the_operators_own_role_covers_every_role_mutation() -> None
     assert set(as_list(deny["Action"])) == role_writes
 
 
-@pytest.mark.parametrize("name", [TARGET, MANAGEMENT, "target-account-trust.json"])
+@pytest.mark.parametrize("name", [TARGET, MANAGEMENT, DISCOVERY, "target-account-trust.json"])
 def test_the_documents_are_valid_and_fit_a_managed_policy(name: str) -> None:
     text = (DOCS_IAM / name).read_text()
     parse_document(text, source=name)
     assert len("".join(text.split())) <= MANAGED_POLICY_MAX_CHARS
 
 
-@pytest.mark.parametrize("name", [TARGET, MANAGEMENT])
+@pytest.mark.parametrize("name", [TARGET, MANAGEMENT, DISCOVERY])
 def test_each_statement_uses_resources_and_conditions_its_actions_support(name: str) -> None:
     for statement in load(name)["Statement"]:
         for action in as_list(statement["Action"]):
