@@ -8,6 +8,7 @@ runs with --no-discover-organizations) and watches orgs-* namespaces only.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -219,10 +220,8 @@ class Fleet:
                 for name in (b["metadata"]["name"] for b in self.bindings().values())
             ),
         ):
-            try:
+            with contextlib.suppress(ApiException):
                 call()
-            except ApiException:
-                pass
 
 
 ROLE = "VeeamOrgBackup"
