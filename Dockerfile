@@ -19,8 +19,9 @@ WORKDIR /src
 # Exactly what the build needs: pyproject.toml, the readme it names, the license and the package.
 COPY pyproject.toml README.md LICENSE ./
 COPY operator/ operator/
-# botocore's API models of the services the operator calls; the other ~400 (17 MiB) are never loaded.
-ARG BOTOCORE_SERVICES="iam sts"
+# botocore's API models of the services the operator calls (Organizations: discovery); the other
+# ~400 (17 MiB) are never loaded.
+ARG BOTOCORE_SERVICES="iam sts organizations"
 # Packages of the dependencies that dbr never imports: the asyncio twin of the kubernetes client
 # (68 MiB with its bytecode). tests/image runs `dbr run` from the image to the end of a reconcile.
 ARG UNUSED_PACKAGES="kubernetes/aio"

@@ -74,7 +74,7 @@ class Organization:
 
 
 @pytest.fixture
-def fleet(  # noqa: PLR0917  (fixtures are positional by nature)
+def fleet(
     k8s: ApiClient,
     control_plane: Cluster,
     moto_server: MotoServer,

@@ -168,3 +168,14 @@ def test_dockerignore_sends_only_what_the_build_copies() -> None:
     }
     assert copied == included
     assert all((REPO / path).exists() for path in copied)
+
+
+def test_the_image_keeps_the_api_model_of_every_service_the_operator_calls() -> None:
+    # The aws layer names its services as string literals: iam_for/client_for(..., "service")
+    # and the STS client of its own credentials.
+    source = "\n".join(p.read_text() for p in (REPO / "operator/dynamobackup/aws").glob("*.py"))
+    called = set(re.findall(r'client_for\([^)]*"([a-z0-9-]+)"\)', source))
+    called |= set(re.findall(r'\("own", "([a-z0-9-]+)"', source)) | {"iam"}
+    assert {"sts", "organizations"} <= called
+    kept = set(default_arg("BOTOCORE_SERVICES").strip('"').split())
+    assert called <= kept, f"the image deletes the botocore models of {sorted(called - kept)}"
