@@ -25,6 +25,7 @@ from kubernetes.client.exceptions import ApiException
 
 from dynamobackup.api.v1alpha1 import ACCOUNT, GROUP, ORGANIZATION, ROLE_SET, VERSION
 from dynamobackup_devenv import kube
+from dynamobackup_devenv.browser import Browser
 from dynamobackup_devenv.controlplane import Cluster
 from dynamobackup_devenv.moto_server import AwsHelper, MotoServer
 from dynamobackup_devenv.operator_process import OperatorProcess
@@ -322,4 +323,16 @@ def test_a_set_selecting_one_ou_follows_the_organisation(fleet: Fleet, tmp_path:
     as_json = fleet.dbr("report", "--namespace", fleet.namespace, "--format", "json")
     report = json.loads(as_json.stdout)
     assert {row["accountId"] for row in report["roles"]} == set(remaining)
-    assert page.read_text().startswith("<!DOCTYPE html>")
+    # The page, as a browser shows it: the OU's accounts ready for BackupPolicy, nothing else.
+    with Browser() as browser:
+        browser.open(page.as_uri())
+        cells = browser.evaluate(
+            "Array.from(document.querySelectorAll('#grid td.cell')).map(td => "
+            "[td.dataset.account, td.dataset.operation, td.dataset.verdict])"
+        )
+    shown = {(account, operation): verdict for account, operation, verdict in cells}
+    assert shown == {
+        (account, operation): "ready" if operation == "BackupPolicy" else "none"
+        for account in remaining
+        for operation in ("BackupPolicy", "ManualBackup", "Restore")
+    }

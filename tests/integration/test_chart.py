@@ -189,9 +189,15 @@ def rules_of(manifest: Manifest) -> list[tuple[tuple[str, ...], tuple[str, ...],
     ]
 
 
+SETS = "dynamobackuprolesets"
 OPERATOR_RULES = [
     ((GROUP,), (PLURAL,), ("list", "watch", "patch")),
     ((GROUP,), (f"{PLURAL}/status",), ("patch",)),
+    # A DynamoBackupRoleSet's children, and the sets themselves.
+    ((GROUP,), (PLURAL,), ("get", "create", "delete")),
+    ((GROUP,), (SETS,), ("list", "watch", "patch")),
+    ((GROUP,), (f"{SETS}/status",), ("patch",)),
+    ((GROUP,), (f"{SETS}/finalizers",), ("update",)),
     (("",), ("events",), ("create",)),
 ]
 CRD_WATCH = (("apiextensions.k8s.io",), ("customresourcedefinitions",), ("list", "watch"))
@@ -258,14 +264,31 @@ def test_tenants_get_dynamobackuproles_through_the_built_in_roles_and_no_binding
         f"{aggregate}admin",
     }
     assert f"{aggregate}view" not in edit["metadata"]["labels"]
-    assert rules_of(view) == [((GROUP,), (PLURAL, f"{PLURAL}/status"), ("get", "list", "watch"))]
+    readable = (PLURAL, f"{PLURAL}/status", SETS, f"{SETS}/status")
+    assert rules_of(view) == [((GROUP,), readable, ("get", "list", "watch"))]
     assert rules_of(edit) == [
-        ((GROUP,), (PLURAL,), ("create", "update", "patch", "delete", "deletecollection"))
+        ((GROUP,), (PLURAL, SETS), ("create", "update", "patch", "delete", "deletecollection"))
     ]
     # Account bindings stay with cluster admins: no aggregated role names them.
     for manifest in manifests:
         if manifest["kind"] == "ClusterRole" and "aggregate" in str(manifest["metadata"]):
             assert "dynamobackupaccounts" not in str(manifest["rules"])
+
+
+def test_discovery_is_opt_in_and_brings_its_rbac(helm: Helm) -> None:
+    assert run_args(render(helm)).discover_organizations is False
+    manifests = render(helm, {"organizations": {"discovery": True}})
+    assert run_args(manifests).discover_organizations is True
+    role = one_named(manifests, "ClusterRole", f"{NAMESPACE}-{FULLNAME}")
+    assert rules_of(role)[-3:] == [
+        ((GROUP,), ("dynamobackupaccounts",), ("create", "update")),
+        ((GROUP,), ("dynamobackuporganizations",), ("list", "watch", "patch")),
+        ((GROUP,), ("dynamobackuporganizations/status",), ("patch",)),
+    ]
+    # In namespaced mode the discovery rules stay cluster-wide: its objects are cluster-scoped.
+    namespaced = render(helm, {"organizations": {"discovery": True}, "watchNamespaces": ["a"]})
+    observer = rules_of(one_named(namespaced, "ClusterRole", f"{NAMESPACE}-{FULLNAME}"))
+    assert ((GROUP,), ("dynamobackupaccounts",), ("create", "update")) in observer
 
 
 def test_tenancy_values_become_flags(helm: Helm) -> None:

@@ -84,6 +84,12 @@ core v1 API with POST only (not events.k8s.io). Discovery (/api, /apis) needs no
 - apiGroups: ["dynamobackup.io"]
   resources: ["dynamobackuprolesets/status"]
   verbs: ["patch"]
+# Children carry an owner reference with blockOwnerDeletion, which the
+# OwnerReferencesPermissionEnforcement admission plugin allows only to who may update the owner's
+# finalizers.
+- apiGroups: ["dynamobackup.io"]
+  resources: ["dynamobackuprolesets/finalizers"]
+  verbs: ["update"]
 - apiGroups: [""]
   resources: ["events"]
   verbs: ["create"]

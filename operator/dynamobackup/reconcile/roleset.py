@@ -154,6 +154,32 @@ def child_spec(spec: DynamoBackupRoleSetSpec, account_id: str, partition: str) -
     return DynamoBackupRoleSpec.parse(body).to_dict()
 
 
+class _DesiredSpecs:
+    """Child specs by account, validated once per partition: the account ID changes nothing
+    else in a child's spec, and a set of 300 accounts is recomputed every few seconds."""
+
+    def __init__(self, spec: DynamoBackupRoleSetSpec) -> None:
+        self.spec = spec
+        self._by_partition: dict[str, dict[str, Any] | ApiError] = {}
+
+    def __call__(self, account_id: str, partition: str) -> dict[str, Any]:
+        if partition not in self._by_partition:
+            try:
+                self._by_partition[partition] = child_spec(self.spec, "000000000000", partition)
+            except ApiError as error:
+                self._by_partition[partition] = error
+        shape = self._by_partition[partition]
+        if isinstance(shape, ApiError):
+            raise shape
+        return {**shape, "account": {**shape["account"], "id": account_id}}
+
+
+def _same(stored: Mapping[str, Any], desired: dict[str, Any]) -> bool:
+    # What the operator wrote comes back as written; only a spec written by someone else needs
+    # parsing to compare by meaning (defaults, order).
+    return stored == desired or _normalized(stored) == desired
+
+
 def _normalized(spec: Mapping[str, Any]) -> dict[str, Any] | None:
     try:
         return DynamoBackupRoleSpec.parse(spec).to_dict()
@@ -169,19 +195,20 @@ def plan_children(
 ) -> ChildPlan:
     """Create the missing children, update those whose spec differs, delete the deselected."""
     existing = {child.account_id: child for child in children}
+    desired_spec = _DesiredSpecs(spec)
     create: list[ChildWrite] = []
     update: list[ChildWrite] = []
     invalid: dict[str, str] = {}
     for account, partition in selection.accounts.items():
         try:
-            desired = child_spec(spec, account, partition)
+            desired = desired_spec(account, partition)
         except ApiError as error:
             invalid[account] = str(error)
             continue
         child = existing.get(account)
         if child is None:
             create.append(ChildWrite(child_name(set_name, account), account, desired))
-        elif not child.deleting and _normalized(child.spec) != desired:
+        elif not child.deleting and not _same(child.spec, desired):
             update.append(ChildWrite(child.name, account, desired))
     delete = tuple(
         sorted(
