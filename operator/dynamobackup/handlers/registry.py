@@ -144,7 +144,7 @@ def _register_discovery(registry: kopf.OperatorRegistry, runtime: Runtime) -> No
 
     def now(*, body: kopf.Body, **_: Any) -> None:
         # Created, changed, or annotated with reconcile-requested-at: read the organisation now.
-        discovery.discover(body)
+        _contained(runtime, lambda: discovery.discover(body))
 
     for cause in (kopf.on.create, kopf.on.update):
         cause(
@@ -160,7 +160,7 @@ def _register_discovery(registry: kopf.OperatorRegistry, runtime: Runtime) -> No
         registry=registry,
     )
     def when_due(*, body: kopf.Body, **_: Any) -> None:
-        discovery.on_tick(body)
+        _contained(runtime, lambda: discovery.on_tick(body))
 
 
 def _register_role_sets(registry: kopf.OperatorRegistry, runtime: Runtime) -> None:
@@ -171,7 +171,8 @@ def _register_role_sets(registry: kopf.OperatorRegistry, runtime: Runtime) -> No
         return child_of(body)
 
     def on_set(*, body: kopf.Body, **indices: Any) -> None:
-        sets.reconcile(body, *_tenancy(indices), indices["role_set_children"])
+        children = indices["role_set_children"]
+        _contained(runtime, lambda: sets.reconcile(body, *_tenancy(indices), children))
 
     for cause in (kopf.on.resume, kopf.on.create, kopf.on.update):
         cause(GROUP, VERSION, ROLE_SET.plural, id=f"role-set-{cause.__name__}", registry=registry)(
