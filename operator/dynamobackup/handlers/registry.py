@@ -139,8 +139,19 @@ def _contained(runtime: Runtime, call: Callable[[], None]) -> None:
         ) from None
 
 
+def _shard_owns(runtime: Runtime) -> Any:
+    """A `when=` filter: this process's share of sets and organisations, like of roles (the
+    children of a set are roles of their own and go to whichever shard owns each)."""
+
+    def owned(body: kopf.Body, **_: Any) -> bool:
+        return runtime.config.shard.owns(body.meta.namespace or "", body.meta.name or "")
+
+    return owned
+
+
 def _register_discovery(registry: kopf.OperatorRegistry, runtime: Runtime) -> None:
     discovery = Discovery(runtime)
+    owned = _shard_owns(runtime)
 
     def now(*, body: kopf.Body, **_: Any) -> None:
         # Created, changed, or annotated with reconcile-requested-at: read the organisation now.
@@ -148,7 +159,12 @@ def _register_discovery(registry: kopf.OperatorRegistry, runtime: Runtime) -> No
 
     for cause in (kopf.on.create, kopf.on.update):
         cause(
-            GROUP, VERSION, ORGANIZATION.plural, id=f"discover-{cause.__name__}", registry=registry
+            GROUP,
+            VERSION,
+            ORGANIZATION.plural,
+            id=f"discover-{cause.__name__}",
+            registry=registry,
+            when=owned,
         )(now)
 
     @kopf.timer(
@@ -158,6 +174,7 @@ def _register_discovery(registry: kopf.OperatorRegistry, runtime: Runtime) -> No
         id="discover-when-due",
         interval=runtime.config.drift_tick_seconds,
         registry=registry,
+        when=owned,
     )
     def when_due(*, body: kopf.Body, **_: Any) -> None:
         _contained(runtime, lambda: discovery.on_tick(body))
@@ -165,6 +182,7 @@ def _register_discovery(registry: kopf.OperatorRegistry, runtime: Runtime) -> No
 
 def _register_role_sets(registry: kopf.OperatorRegistry, runtime: Runtime) -> None:
     sets = RoleSets()
+    owned = _shard_owns(runtime)
 
     @kopf.index(GROUP, VERSION, PLURAL, id="role_set_children", registry=registry)
     def role_set_children(*, body: kopf.Body, **_: Any) -> dict[str, Child] | None:
@@ -175,9 +193,14 @@ def _register_role_sets(registry: kopf.OperatorRegistry, runtime: Runtime) -> No
         _contained(runtime, lambda: sets.reconcile(body, *_tenancy(indices), children))
 
     for cause in (kopf.on.resume, kopf.on.create, kopf.on.update):
-        cause(GROUP, VERSION, ROLE_SET.plural, id=f"role-set-{cause.__name__}", registry=registry)(
-            on_set
-        )
+        cause(
+            GROUP,
+            VERSION,
+            ROLE_SET.plural,
+            id=f"role-set-{cause.__name__}",
+            registry=registry,
+            when=owned,
+        )(on_set)
     # Level-based: bindings, namespace labels and the children's statuses change without the
     # set changing; each tick recomputes from the in-memory indices and writes only what differs.
     kopf.timer(
@@ -187,6 +210,7 @@ def _register_role_sets(registry: kopf.OperatorRegistry, runtime: Runtime) -> No
         id="role-set-resync",
         interval=runtime.config.role_set_resync_seconds,
         registry=registry,
+        when=owned,
     )(on_set)
 
 
