@@ -68,8 +68,9 @@ def iam_clients(count: int) -> Callable[[], Any]:
 STEPS: list[tuple[str, Callable[[], Any]]] = [
     ("pydantic and the API models", imported("dynamobackup.api.v1alpha1")),
     ("policy engine and profiles (PyYAML)", imported("dynamobackup.policy.profiles")),
-    ("kopf (with aiohttp)", imported("kopf")),
+    # Before kopf, which imports it too when it is installed (kopf._cogs.helpers.thirdparty).
     ("kubernetes client (status writes, Lease)", imported("kubernetes.client")),
+    ("kopf (with aiohttp)", imported("kopf")),
     ("boto3 and botocore", imported("boto3")),
     ("prometheus_client", imported("prometheus_client")),
     ("the operator's modules", imported("dynamobackup.handlers.registry", "dynamobackup.cli.run")),
