@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -144,3 +145,11 @@ def wait_for(
             described = what() if callable(what) else what
             raise AssertionError(f"timed out after {timeout:.0f}s waiting for {described}")
         time.sleep(interval)
+
+
+def wait_past_second(stamp: str) -> None:
+    """Waits until the clock has left the second of `stamp` (a status time such as
+    lastCheckedTime, which has whole-second precision), so that a later time compares greater."""
+    moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    later = moment.replace(microsecond=0) + timedelta(seconds=1)
+    wait_for(lambda: datetime.now(UTC) >= later, 5, f"the clock to pass {stamp}", interval=0.05)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from dynamobackup.policy.catalog import default_catalog
@@ -211,7 +211,6 @@ def verdicts(document: Any) -> tuple[Any, ...]:
     )
 
 
-@settings(max_examples=150, deadline=None)
 @given(st.lists(statements, min_size=1, max_size=5))
 def test_normalisation_is_idempotent(raw: list[dict[str, Any]]) -> None:
     document = doc(*(to_json(s) for s in raw))
@@ -220,7 +219,6 @@ def test_normalisation_is_idempotent(raw: list[dict[str, Any]]) -> None:
     assert same_meaning(once, document)
 
 
-@settings(max_examples=150, deadline=None)
 @given(st.lists(statements, min_size=1, max_size=5), st.data())
 def test_reordering_and_reshaping_never_change_meaning_or_verdict(
     raw: list[dict[str, Any]], data: st.DataObject

@@ -13,6 +13,7 @@ from dynamobackup.policy.trust import Appliance
 from dynamobackup.reconcile.compliance import assess
 from dynamobackup.reconcile.desired import INLINE_POLICY_NAME, DesiredRole, SpecError, desired_role
 from dynamobackup.reconcile.observed import ObservedDocument, ObservedManagedPolicy
+from veeam_sources import documented_count
 
 from .conftest import OWNER, make_spec, observed_from
 
@@ -25,7 +26,7 @@ def test_desired_role_unions_operations_and_additional_actions() -> None:
         ),
         OWNER,
     )
-    assert len(desired.required_actions) == 53 + 2
+    assert len(desired.required_actions) == documented_count("BackupPolicy", "ManualBackup") + 2
     assert desired.operations == ("BackupPolicy", "ManualBackup")
     granted = desired.permissions[0].statement[0].action
     assert granted is not None and "backup:Describe*" in granted

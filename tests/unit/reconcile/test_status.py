@@ -13,6 +13,7 @@ from dynamobackup.reconcile.observed import ObservedDocument
 from dynamobackup.reconcile.outcome import Failure, Outcome
 from dynamobackup.reconcile.plan import PutRolePolicy
 from dynamobackup.reconcile.status import build_status
+from veeam_sources import documented_count
 
 from .conftest import OWNER, make_spec, observed_from
 
@@ -42,7 +43,9 @@ def test_compliant_role_is_ready(desired: DesiredRole) -> None:
     assert condition(status, "PermissionsCompliant") == ("True", "AllActionsAllowed")
     assert condition(status, "TrustCompliant") == ("True", "Trusted")
     assert status.missing_actions == [] and status.missing_count == 0
-    assert status.profile is not None and status.profile.action_count == 49
+    assert status.profile is not None and status.profile.action_count == documented_count(
+        "BackupPolicy"
+    )
     assert status.aws_calls == 4 and status.role_arn == desired.arn
     assert status.last_changes == [change.summary]
     patch = status.to_patch()
