@@ -103,5 +103,5 @@ def test_creates_checks_and_sweeps_cost_what_the_issue_allows(small_fleet: Fleet
     # Account-wide reads carry the sweep (a role due alone in its account is read on its own,
     # four calls); checking each role on its own would cost four calls per check.
     account_reads = swept["GetAccountAuthorizationDetails"] + swept["ListRoles"]
-    assert account_reads > sum(swept.values()) - account_reads, swept
+    assert account_reads >= sum(swept.values()) - account_reads, swept
     assert sum(swept.values()) / checks < 1, (swept, checks)
