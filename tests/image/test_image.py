@@ -69,7 +69,8 @@ def test_the_image_runs_as_the_charts_user_on_a_read_only_root(built: str) -> No
 
 def test_the_image_carries_only_what_dbr_needs(built: str) -> None:
     # What `dbr run`, `check` and `render` never load stays out: the development environment,
-    # packaging tools, botocore's models of services other than IAM and STS, kubernetes.aio.
+    # packaging tools, botocore's models of services other than IAM, STS and Organizations
+    # (discovery), kubernetes.aio.
     def listing(command: str) -> list[str]:
         script = f"cd /opt/venv/lib/python3*/site-packages && {command}"
         result = image.run_once(built, image.RunSpec(entrypoint=["sh", "-c", script]))
@@ -80,7 +81,7 @@ def test_the_image_carries_only_what_dbr_needs(built: str) -> None:
     for absent in ("dynamobackup_devenv", "moto", "cryptography", "pip", "policy_sentry"):
         assert absent not in names
     models = listing("ls botocore/data")
-    assert sorted(entry for entry in models if "." not in entry) == ["iam", "sts"]
+    assert sorted(entry for entry in models if "." not in entry) == ["iam", "organizations", "sts"]
     assert "aio" not in listing("ls kubernetes")
     assert listing("python3 -m pip 2>&1 | tail -1")[-2:] == ["named", "pip"]
 
