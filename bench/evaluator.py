@@ -81,6 +81,7 @@ def main() -> None:
     catalog = default_catalog()
     catalog_load = time.perf_counter() - started
     required = load_profile().required_actions(["BackupPolicy"])
+    services = load_profile().trusted_services
     policies, trust = realistic_role()
     raw = policies[0].to_json()
     statements = sum(len(p.statement) for p in policies)
@@ -92,12 +93,14 @@ def main() -> None:
     assert len(report.allowed) == len(required), report
     cases = {
         f"evaluate permissions ({len(required)} actions, {statements} statements, excess incl.)": evaluate,
-        "analyze trust (2 statements)": lambda: analyze_trust(trust, APPLIANCE, external_id="abc"),
+        "analyze trust (2 statements)": lambda: analyze_trust(
+            trust, APPLIANCE, external_id="abc", services=services
+        ),
         "parse the policy from IAM JSON text": lambda: parse_document(raw),
         "normalize the policy (canonical form)": lambda: normalize(policies[0]),
         "whole check: parse + evaluate + trust": lambda: (
             evaluate_permissions(required, [parse_document(raw)], None, catalog),
-            analyze_trust(trust, APPLIANCE, external_id="abc"),
+            analyze_trust(trust, APPLIANCE, external_id="abc", services=services),
         ),
     }
     print(f"Machine: {platform.machine()}, Python {platform.python_version()}, {platform.system()}")

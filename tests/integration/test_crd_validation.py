@@ -27,7 +27,7 @@ from dynamobackup.api.v1alpha1 import (
     DynamoBackupRoleSpec,
     DynamoBackupRoleStatus,
     ProfileStatus,
-    TrustFinding,
+    TrustFindingStatus,
 )
 from dynamobackup_devenv import binaries, kube
 from dynamobackup_devenv.controlplane import Cluster
@@ -313,7 +313,9 @@ def full_status() -> DynamoBackupRoleStatus:
         excess_actions=[],
         missing_count=2,
         trust_findings=[
-            TrustFinding(code="NoExternalId", message="add an external id", severity="warning")
+            TrustFindingStatus(
+                code="NoExternalId", message="add an external id", severity="warning"
+            )
         ],
         profile=ProfileStatus(
             version="10", operations=["BackupPolicy", "Restore"], action_count=40

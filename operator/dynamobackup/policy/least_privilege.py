@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from dynamobackup.policy.document import PolicyDocument, Statement
-from dynamobackup.policy.trust import ASSUME_ROLE, BACKUP_SERVICE, Appliance
+from dynamobackup.policy.trust import ASSUME_ROLE, Appliance
 
 # IAM counts policy size without whitespace; these are its quotas.
 MANAGED_POLICY_MAX_CHARS = 6144
@@ -60,9 +60,10 @@ def trust_document(
     appliance: Appliance,
     *,
     external_id: str | None = None,
-    services: Sequence[str] = (BACKUP_SERVICE,),
+    services: Sequence[str],
 ) -> PolicyDocument:
-    """Trust for the AWS Backup service and the appliance (which must send `external_id`, if set)."""
+    """Trust for the services the profile names (AWS Backup) and the appliance (which must send
+    `external_id`, if set)."""
     service_statement = Statement(
         sid="AwsBackupService",
         effect="Allow",

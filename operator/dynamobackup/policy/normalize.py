@@ -69,11 +69,6 @@ def same_meaning(left: PolicyDocument, right: PolicyDocument, *, partition: str 
     return normalize(left, partition=partition) == normalize(right, partition=partition)
 
 
-def canonical_json(document: PolicyDocument, *, partition: str = "aws") -> str:
-    """A stable text form of the meaning, fit for hashing and for comparing in tests."""
-    return json.dumps(normalize(document, partition=partition).to_iam(), sort_keys=True)
-
-
 def _atomise(statement: Statement, partition: str) -> Iterator[_Atom]:
     base = _Atom(
         effect=statement.effect,

@@ -9,9 +9,9 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Literal
 
-from dynamobackup.policy.conditions import (
+from dynamobackup.policy.document import PolicyDocument, Statement
+from dynamobackup.policy.iam_conditions import (
     ArnSubject,
     ContextValue,
     RequestContext,
@@ -20,19 +20,23 @@ from dynamobackup.policy.conditions import (
     evaluate,
     unknown_keys,
 )
-from dynamobackup.policy.document import PolicyDocument, Statement
 from dynamobackup.policy.matching import matches_everything, wildcard_match
 from dynamobackup.policy.normalize import ACCOUNT_ID, account_root_arn, canonical_principal
 
 ASSUME_ROLE = "sts:AssumeRole"
-BACKUP_SERVICE = "backup.amazonaws.com"
 ROLE_ARN = re.compile(r"^arn:(?P<partition>aws[a-z-]*):iam::(?P<account>\d{12}):role/.+$")
 # A deleted user or role stays in a trust policy as its unique ID; recreating it does not restore trust.
 UNIQUE_ID = re.compile(r"^(AROA|AIDA|AGPA|AIPA|ANPA|ANVA|ASIA|AKIA)[A-Z0-9]{12,}$")
 EXTERNAL_ID_KEY = "sts:externalid"
 
-Severity = Literal["error", "warning"]
 Principal = tuple[str, str]
+
+
+class Severity(StrEnum):
+    """How serious a trust policy finding is."""
+
+    ERROR = "error"
+    WARNING = "warning"
 
 
 class FindingCode(StrEnum):
@@ -50,7 +54,7 @@ class FindingCode(StrEnum):
 class TrustFinding:
     code: FindingCode
     message: str
-    severity: Severity = "error"
+    severity: Severity = Severity.ERROR
 
 
 @dataclass(frozen=True)
@@ -59,7 +63,7 @@ class TrustReport:
 
     @property
     def compliant(self) -> bool:
-        return not any(finding.severity == "error" for finding in self.findings)
+        return not any(finding.severity is Severity.ERROR for finding in self.findings)
 
 
 @dataclass(frozen=True)
@@ -103,7 +107,7 @@ def analyze_trust(
     *,
     external_id: str | None = None,
     strict: bool = False,
-    services: Sequence[str] = (BACKUP_SERVICE,),
+    services: Sequence[str],
     account_id: str | None = None,
 ) -> TrustReport:
     """Who may assume the role, decided as AWS decides it for each expected principal.
@@ -282,7 +286,7 @@ def _external_id_findings(
             FindingCode.EXCESS_EXTERNAL_ID,
             f"the trust policy accepts {extra} external ID value(s) besides the expected one "
             "from the appliance",
-            "error" if strict else "warning",
+            Severity.ERROR if strict else Severity.WARNING,
         )
 
 
@@ -390,7 +394,7 @@ def _other_principal_findings(
             yield TrustFinding(
                 FindingCode.EXCESS_PRINCIPAL,
                 f"{kind} principal {value} may also assume the role",
-                "error" if strict else "warning",
+                Severity.ERROR if strict else Severity.WARNING,
             )
 
 

@@ -12,7 +12,12 @@ from dynamobackup.policy.evaluate import PermissionReport
 from dynamobackup.policy.trust import TrustReport
 from dynamobackup.policy.verdict import Expectation, PolicySource, RoleDocuments, Verdict, judge
 from dynamobackup.reconcile.desired import INLINE_POLICY_NAME, MANAGED_POLICY_PATH, DesiredRole
-from dynamobackup.reconcile.observed import ObservedDocument, ObservedManagedPolicy, ObservedRole
+from dynamobackup.reconcile.observed import (
+    ObservedDocument,
+    ObservedManagedPolicy,
+    ObservedRole,
+    PolicyRef,
+)
 from dynamobackup.reconcile.ownership import Ownership
 
 
@@ -69,14 +74,16 @@ def is_own_managed_policy(desired: DesiredRole, policy: ObservedManagedPolicy) -
     return named and policy.path == MANAGED_POLICY_PATH and owned
 
 
-def foreign_policies(desired: DesiredRole, role: ObservedRole) -> Iterator[str]:
-    """Policies on the role that the operator did not put there, inline by name, managed by ARN."""
+def foreign_policies(desired: DesiredRole, role: ObservedRole) -> Iterator[PolicyRef]:
+    """Policies on the role that the operator did not put there."""
     yield from (
-        f"inline:{name}" for name in sorted(role.inline_policies) if name != INLINE_POLICY_NAME
+        PolicyRef.inline(name)
+        for name in sorted(role.inline_policies)
+        if name != INLINE_POLICY_NAME
     )
     for policy in role.attached_policies:
         if not is_own_managed_policy(desired, policy):
-            yield policy.arn
+            yield PolicyRef.managed(policy.arn)
 
 
 def assess(
@@ -106,11 +113,11 @@ def expectation(desired: DesiredRole) -> Expectation:
 def role_documents(desired: DesiredRole, role: ObservedRole) -> RoleDocuments:
     """The role as the shared judge sees it; `dbr check` builds the same value from files."""
     foreign = set(foreign_policies(desired, role))
-    sources = [(f"inline:{name}", doc) for name, doc in sorted(role.inline_policies.items())]
-    sources += [(policy.arn, policy.document) for policy in role.attached_policies]
+    sources = [(PolicyRef.inline(name), doc) for name, doc in sorted(role.inline_policies.items())]
+    sources += [(PolicyRef.managed(p.arn), p.document) for p in role.attached_policies]
     boundary = role.boundary
     return RoleDocuments(
-        policies=tuple(_source(name, doc, name in foreign) for name, doc in sources),
+        policies=tuple(_source(str(ref), doc, ref in foreign) for ref, doc in sources),
         trust=_source("trust policy", role.trust),
         boundary=_source(boundary.arn, boundary.document) if boundary else None,
     )

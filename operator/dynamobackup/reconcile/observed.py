@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import Enum
 
 from dynamobackup.policy.document import PolicyDocument
 
@@ -20,6 +21,31 @@ class ObservedDocument:
     error: str | None = None
 
 
+class PolicyKind(Enum):
+    INLINE = "inline"
+    MANAGED = "managed"
+
+
+@dataclass(frozen=True)
+class PolicyRef:
+    """One policy of a role: an inline policy by its name, a managed policy by its ARN."""
+
+    kind: PolicyKind
+    name: str
+
+    @classmethod
+    def inline(cls, name: str) -> PolicyRef:
+        return cls(PolicyKind.INLINE, name)
+
+    @classmethod
+    def managed(cls, arn: str) -> PolicyRef:
+        return cls(PolicyKind.MANAGED, arn)
+
+    def __str__(self) -> str:
+        """How the status (foreignPolicies) and the verdict name it: `inline:<name>`, or the ARN."""
+        return f"inline:{self.name}" if self.kind is PolicyKind.INLINE else self.name
+
+
 @dataclass(frozen=True)
 class ObservedManagedPolicy:
     arn: str
@@ -28,10 +54,6 @@ class ObservedManagedPolicy:
     default_version_id: str
     document: ObservedDocument
     tags: Mapping[str, str] = field(default_factory=dict)
-
-    @property
-    def aws_managed(self) -> bool:
-        return ":iam::aws:policy/" in self.arn
 
 
 @dataclass(frozen=True)

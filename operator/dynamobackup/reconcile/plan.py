@@ -19,25 +19,22 @@ from dynamobackup.reconcile.compliance import (
     is_own_managed_policy,
 )
 from dynamobackup.reconcile.desired import INLINE_POLICY_NAME, MANAGED_POLICY_PATH, DesiredRole
-from dynamobackup.reconcile.observed import ObservedDocument, ObservedRole
+from dynamobackup.reconcile.observed import ObservedDocument, ObservedRole, PolicyKind
 from dynamobackup.reconcile.ownership import Ownership, owner_from_tags
 
 
 @dataclass(frozen=True)
-class Change:
-    """One mutating IAM operation; `summary` is what a Kubernetes Event says about it."""
+class _IamOperation:
+    """A change is named after the IAM operation it calls; `summary` (each change's own) is what
+    a Kubernetes Event and the status's lastChanges say about it."""
 
     @property
     def operation(self) -> str:
         return type(self).__name__
 
-    @property
-    def summary(self) -> str:
-        raise NotImplementedError
-
 
 @dataclass(frozen=True)
-class CreateRole(Change):
+class CreateRole(_IamOperation):
     name: str
     path: str
     trust: PolicyDocument
@@ -52,7 +49,7 @@ class CreateRole(Change):
 
 
 @dataclass(frozen=True)
-class UpdateAssumeRolePolicy(Change):
+class UpdateAssumeRolePolicy(_IamOperation):
     role_name: str
     document: PolicyDocument
 
@@ -62,7 +59,7 @@ class UpdateAssumeRolePolicy(Change):
 
 
 @dataclass(frozen=True)
-class UpdateRole(Change):
+class UpdateRole(_IamOperation):
     role_name: str
     description: str
     max_session_duration: int
@@ -73,7 +70,7 @@ class UpdateRole(Change):
 
 
 @dataclass(frozen=True)
-class PutRolePermissionsBoundary(Change):
+class PutRolePermissionsBoundary(_IamOperation):
     role_name: str
     policy_arn: str
 
@@ -83,7 +80,7 @@ class PutRolePermissionsBoundary(Change):
 
 
 @dataclass(frozen=True)
-class DeleteRolePermissionsBoundary(Change):
+class DeleteRolePermissionsBoundary(_IamOperation):
     role_name: str
 
     @property
@@ -92,7 +89,7 @@ class DeleteRolePermissionsBoundary(Change):
 
 
 @dataclass(frozen=True)
-class TagRole(Change):
+class TagRole(_IamOperation):
     role_name: str
     tags: Mapping[str, str]
 
@@ -102,7 +99,7 @@ class TagRole(Change):
 
 
 @dataclass(frozen=True)
-class PutRolePolicy(Change):
+class PutRolePolicy(_IamOperation):
     role_name: str
     policy_name: str
     document: PolicyDocument
@@ -113,7 +110,7 @@ class PutRolePolicy(Change):
 
 
 @dataclass(frozen=True)
-class DeleteRolePolicy(Change):
+class DeleteRolePolicy(_IamOperation):
     role_name: str
     policy_name: str
 
@@ -123,7 +120,7 @@ class DeleteRolePolicy(Change):
 
 
 @dataclass(frozen=True)
-class CreatePolicy(Change):
+class CreatePolicy(_IamOperation):
     arn: str
     name: str
     path: str
@@ -136,7 +133,7 @@ class CreatePolicy(Change):
 
 
 @dataclass(frozen=True)
-class CreatePolicyVersion(Change):
+class CreatePolicyVersion(_IamOperation):
     """Sets a new default version and prunes the older ones (IAM keeps at most five)."""
 
     policy_arn: str
@@ -148,7 +145,7 @@ class CreatePolicyVersion(Change):
 
 
 @dataclass(frozen=True)
-class AttachRolePolicy(Change):
+class AttachRolePolicy(_IamOperation):
     role_name: str
     policy_arn: str
 
@@ -158,7 +155,7 @@ class AttachRolePolicy(Change):
 
 
 @dataclass(frozen=True)
-class DetachRolePolicy(Change):
+class DetachRolePolicy(_IamOperation):
     role_name: str
     policy_arn: str
 
@@ -168,7 +165,7 @@ class DetachRolePolicy(Change):
 
 
 @dataclass(frozen=True)
-class DeletePolicy(Change):
+class DeletePolicy(_IamOperation):
     """Deletes an operator-owned managed policy with all its versions."""
 
     policy_arn: str
@@ -179,12 +176,32 @@ class DeletePolicy(Change):
 
 
 @dataclass(frozen=True)
-class DeleteRole(Change):
+class DeleteRole(_IamOperation):
     role_name: str
 
     @property
     def summary(self) -> str:
         return f"deleted IAM role {self.role_name}"
+
+
+# The closed set of changes: code that acts on a change matches on it and ends with
+# `assert_never`, so a change added here is a type error wherever it is not handled yet.
+Change = (
+    CreateRole
+    | UpdateAssumeRolePolicy
+    | UpdateRole
+    | PutRolePermissionsBoundary
+    | DeleteRolePermissionsBoundary
+    | TagRole
+    | PutRolePolicy
+    | DeleteRolePolicy
+    | CreatePolicy
+    | CreatePolicyVersion
+    | AttachRolePolicy
+    | DetachRolePolicy
+    | DeletePolicy
+    | DeleteRole
+)
 
 
 @dataclass(frozen=True)
@@ -353,7 +370,7 @@ def _revoke_stale_permissions(desired: DesiredRole, role: ObservedRole) -> Itera
 
 def _remove_foreign_policies(desired: DesiredRole, role: ObservedRole) -> Iterator[Change]:
     for foreign in foreign_policies(desired, role):
-        if foreign.startswith("inline:"):
-            yield DeleteRolePolicy(role.name, foreign.removeprefix("inline:"))
+        if foreign.kind is PolicyKind.INLINE:
+            yield DeleteRolePolicy(role.name, foreign.name)
         else:
-            yield DetachRolePolicy(role.name, foreign)
+            yield DetachRolePolicy(role.name, foreign.name)

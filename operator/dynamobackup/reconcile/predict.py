@@ -12,8 +12,9 @@ policy that already existed), `role_after` returns None and the caller reads the
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from typing import assert_never
 
 from dynamobackup.reconcile import plan as p
 from dynamobackup.reconcile.observed import ObservedDocument, ObservedManagedPolicy, ObservedRole
@@ -92,18 +93,54 @@ def _new_policy(change: p.CreatePolicy, version: str | None) -> ObservedManagedP
 def _apply(
     role: ObservedRole, write: Written, created: dict[str, ObservedManagedPolicy]
 ) -> ObservedRole:
+    """The role after one write to it (CreateRole and CreatePolicy are taken in role_after)."""
     change = write.change
-    effect = _EFFECTS.get(type(change))
-    if effect is None:
-        raise _Unknown
-    if isinstance(change, p.AttachRolePolicy):
-        policy = created.get(change.policy_arn)
-        if policy is None:
-            raise _Unknown  # a policy this plan did not create: its document is not known
-        return replace(role, attached_policies=(*role.attached_policies, policy))
-    if isinstance(change, p.CreatePolicyVersion):
-        return _new_version(role, change, write.version_id)
-    return effect(role, change)
+    match change:
+        case p.TagRole():
+            after = replace(role, tags={**role.tags, **change.tags})
+        case p.UpdateAssumeRolePolicy():
+            after = replace(role, trust=ObservedDocument(change.document))
+        case p.UpdateRole():
+            after = replace(
+                role,
+                description=change.description,
+                max_session_duration=change.max_session_duration,
+            )
+        case p.PutRolePolicy():
+            inline = {**role.inline_policies, change.policy_name: ObservedDocument(change.document)}
+            after = replace(role, inline_policies=inline)
+        case p.DeleteRolePolicy():
+            kept = {k: v for k, v in role.inline_policies.items() if k != change.policy_name}
+            after = replace(role, inline_policies=kept)
+        case p.AttachRolePolicy():
+            after = _attach(role, change, created)
+        case p.DetachRolePolicy():
+            attached = tuple(a for a in role.attached_policies if a.arn != change.policy_arn)
+            after = replace(role, attached_policies=attached)
+        case p.CreatePolicyVersion():
+            after = _new_version(role, change, write.version_id)
+        case p.DeletePolicy():
+            after = role  # a detached policy no longer shapes the role
+        case (
+            p.PutRolePermissionsBoundary()
+            | p.DeleteRolePermissionsBoundary()
+            | p.DeleteRole()
+            | p.CreateRole()
+            | p.CreatePolicy()
+        ):
+            raise _Unknown  # a boundary's document is only known by reading it
+        case _:
+            assert_never(change)
+    return after
+
+
+def _attach(
+    role: ObservedRole, change: p.AttachRolePolicy, created: dict[str, ObservedManagedPolicy]
+) -> ObservedRole:
+    policy = created.get(change.policy_arn)
+    if policy is None:
+        raise _Unknown  # a policy this plan did not create: its document is not known
+    return replace(role, attached_policies=(*role.attached_policies, policy))
 
 
 def _new_version(
@@ -118,61 +155,3 @@ def _new_version(
         for a in role.attached_policies
     )
     return replace(role, attached_policies=attached)
-
-
-def _without_inline(role: ObservedRole, name: str) -> ObservedRole:
-    return replace(
-        role, inline_policies={k: v for k, v in role.inline_policies.items() if k != name}
-    )
-
-
-def _effect_tag(role: ObservedRole, change: p.Change) -> ObservedRole:
-    assert isinstance(change, p.TagRole)
-    return replace(role, tags={**role.tags, **change.tags})
-
-
-def _effect_trust(role: ObservedRole, change: p.Change) -> ObservedRole:
-    assert isinstance(change, p.UpdateAssumeRolePolicy)
-    return replace(role, trust=ObservedDocument(change.document))
-
-
-def _effect_settings(role: ObservedRole, change: p.Change) -> ObservedRole:
-    assert isinstance(change, p.UpdateRole)
-    return replace(
-        role, description=change.description, max_session_duration=change.max_session_duration
-    )
-
-
-def _effect_put_inline(role: ObservedRole, change: p.Change) -> ObservedRole:
-    assert isinstance(change, p.PutRolePolicy)
-    document = ObservedDocument(change.document)
-    return replace(role, inline_policies={**role.inline_policies, change.policy_name: document})
-
-
-def _effect_delete_inline(role: ObservedRole, change: p.Change) -> ObservedRole:
-    assert isinstance(change, p.DeleteRolePolicy)
-    return _without_inline(role, change.policy_name)
-
-
-def _effect_detach(role: ObservedRole, change: p.Change) -> ObservedRole:
-    assert isinstance(change, p.DetachRolePolicy)
-    kept = tuple(a for a in role.attached_policies if a.arn != change.policy_arn)
-    return replace(role, attached_policies=kept)
-
-
-def _effect_none(role: ObservedRole, change: p.Change) -> ObservedRole:
-    return role  # DeletePolicy: a detached policy no longer shapes the role
-
-
-_EFFECTS: dict[type[p.Change], Callable[[ObservedRole, p.Change], ObservedRole]] = {
-    p.TagRole: _effect_tag,
-    p.UpdateAssumeRolePolicy: _effect_trust,
-    p.UpdateRole: _effect_settings,
-    p.PutRolePolicy: _effect_put_inline,
-    p.DeleteRolePolicy: _effect_delete_inline,
-    p.DetachRolePolicy: _effect_detach,
-    p.DeletePolicy: _effect_none,
-    # Handled in _apply with the write's response or this plan's created policies.
-    p.AttachRolePolicy: _effect_none,
-    p.CreatePolicyVersion: _effect_none,
-}

@@ -11,7 +11,7 @@ from dynamobackup.api.v1alpha1 import (
     DynamoBackupRoleStatus,
     Mode,
     ProfileStatus,
-    TrustFinding,
+    TrustFindingStatus,
     set_condition,
 )
 from dynamobackup.api.v1alpha1.lifecycle import (
@@ -77,7 +77,7 @@ def _fill_findings(status: DynamoBackupRoleStatus, report: ComplianceReport) -> 
     status.conditional_actions = list(permissions.conditional)
     status.excess_actions = list(permissions.excess)
     status.trust_findings = [
-        TrustFinding(code=f.code.value, message=f.message, severity=f.severity)
+        TrustFindingStatus(code=f.code.value, message=f.message, severity=f.severity)
         for f in report.trust.findings
     ]
     status.foreign_policies = list(report.foreign_policies)

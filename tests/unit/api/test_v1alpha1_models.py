@@ -25,12 +25,12 @@ from dynamobackup.api.v1alpha1 import (
     Operation,
     Partition,
     ProfileStatus,
-    Severity,
-    TrustFinding,
+    TrustFindingStatus,
     find_condition,
     parse_go_duration,
     set_condition,
 )
+from dynamobackup.policy.trust import Severity
 
 MINIMAL: dict[str, Any] = {
     "account": {"id": "111122223333"},
@@ -315,7 +315,9 @@ def test_status_patch_is_camel_case_json_without_unset_fields() -> None:
         missing_actions=["dynamodb:ListBackups"],
         excess_actions=[],
         missing_count=1,
-        trust_findings=[TrustFinding(code="NoExternalId", message="m", severity=Severity.WARNING)],
+        trust_findings=[
+            TrustFindingStatus(code="NoExternalId", message="m", severity=Severity.WARNING)
+        ],
         profile=ProfileStatus(version="10", operations=["BackupPolicy"], action_count=42),
         last_checked_time=NOW,
         aws_calls=7,

@@ -8,6 +8,7 @@ import pytest
 
 from dynamobackup.policy.document import PolicyDocument, parse_document
 from dynamobackup.policy.least_privilege import trust_document
+from dynamobackup.policy.profiles import load_profile
 from dynamobackup.policy.trust import Appliance, FindingCode, TrustReport, analyze_trust
 
 ROLE = "arn:aws:iam::111111111111:role/VeeamImpersonation"
@@ -17,6 +18,14 @@ SERVICE = {
     "Principal": {"Service": "backup.amazonaws.com"},
     "Action": "sts:AssumeRole",
 }
+
+SERVICES = load_profile().trusted_services
+
+
+def analyze(document: PolicyDocument, appliance: Appliance, **options: Any) -> TrustReport:
+    """The trust verdict with the services the profile trusts (AWS Backup), unless given."""
+    options.setdefault("services", SERVICES)
+    return analyze_trust(document, appliance, **options)
 
 
 def trust(*statements: dict[str, Any]) -> PolicyDocument:
@@ -32,22 +41,23 @@ def codes(report: TrustReport) -> list[str]:
 
 
 def test_rendered_trust_is_clean() -> None:
-    report = analyze_trust(
-        trust_document(APPLIANCE, external_id="x1"), APPLIANCE, external_id="x1", strict=True
+    report = analyze(
+        trust_document(APPLIANCE, external_id="x1", services=SERVICES),
+        APPLIANCE,
+        external_id="x1",
+        strict=True,
     )
     assert report.findings == () and report.compliant
 
 
 def test_seed_statement_alone_lacks_the_appliance() -> None:
-    report = analyze_trust(trust(SERVICE), APPLIANCE)
+    report = analyze(trust(SERVICE), APPLIANCE)
     assert codes(report) == ["ApplianceNotTrusted"]
     assert "not a trusted principal" in report.findings[0].message
 
 
 def test_missing_backup_service() -> None:
-    assert codes(analyze_trust(trust(trusting({"AWS": ROLE})), APPLIANCE)) == [
-        "BackupServiceNotTrusted"
-    ]
+    assert codes(analyze(trust(trusting({"AWS": ROLE})), APPLIANCE)) == ["BackupServiceNotTrusted"]
 
 
 @pytest.mark.parametrize(
@@ -55,7 +65,7 @@ def test_missing_backup_service() -> None:
 )
 def test_wildcard_actions_count(action: Any) -> None:
     document = trust(trusting({"Service": "backup.amazonaws.com", "AWS": ROLE}, action=action))
-    assert analyze_trust(document, APPLIANCE).compliant
+    assert analyze(document, APPLIANCE).compliant
 
 
 def test_not_action_that_excludes_assume_role_does_not_count() -> None:
@@ -66,7 +76,7 @@ def test_not_action_that_excludes_assume_role_does_not_count() -> None:
             "NotAction": "sts:AssumeRole",
         }
     )
-    assert codes(analyze_trust(document, APPLIANCE)) == [
+    assert codes(analyze(document, APPLIANCE)) == [
         "BackupServiceNotTrusted",
         "ApplianceNotTrusted",
     ]
@@ -74,21 +84,19 @@ def test_not_action_that_excludes_assume_role_does_not_count() -> None:
 
 @pytest.mark.parametrize("principal", ["111111111111", "arn:aws:iam::111111111111:root"])
 def test_account_root_or_bare_id_covers_the_appliance_role(principal: str) -> None:
-    report = analyze_trust(trust(SERVICE, trusting({"AWS": principal})), APPLIANCE, strict=True)
+    report = analyze(trust(SERVICE, trusting({"AWS": principal})), APPLIANCE, strict=True)
     assert report.findings == ()
 
 
 def test_account_appliance_needs_the_account_not_one_role() -> None:
     appliance = Appliance.parse("111111111111")
-    assert (
-        analyze_trust(trust(SERVICE, trusting({"AWS": "111111111111"})), appliance).findings == ()
-    )
-    report = analyze_trust(trust(SERVICE, trusting({"AWS": ROLE})), appliance)
+    assert analyze(trust(SERVICE, trusting({"AWS": "111111111111"})), appliance).findings == ()
+    report = analyze(trust(SERVICE, trusting({"AWS": ROLE})), appliance)
     assert codes(report) == ["ApplianceNotTrusted", "ExcessPrincipal"]
 
 
 def test_other_account_does_not_cover_the_appliance() -> None:
-    report = analyze_trust(trust(SERVICE, trusting({"AWS": "222222222222"})), APPLIANCE)
+    report = analyze(trust(SERVICE, trusting({"AWS": "222222222222"})), APPLIANCE)
     assert codes(report) == ["ApplianceNotTrusted", "ExcessPrincipal"]
 
 
@@ -106,7 +114,7 @@ def test_other_account_does_not_cover_the_appliance() -> None:
     ],
 )
 def test_explicit_deny_removes_appliance_trust(deny: dict[str, Any]) -> None:
-    report = analyze_trust(trust(SERVICE, trusting({"AWS": ROLE}), deny), APPLIANCE)
+    report = analyze(trust(SERVICE, trusting({"AWS": ROLE}), deny), APPLIANCE)
     assert "ApplianceNotTrusted" in codes(report)
     assert "explicit Deny" in next(
         f.message for f in report.findings if f.code is FindingCode.APPLIANCE_NOT_TRUSTED
@@ -126,9 +134,7 @@ def test_deny_to_another_principal_or_a_deny_decided_false_keeps_trust() -> None
         "Action": "sts:AssumeRole",
         "Condition": {"StringEquals": {"aws:PrincipalAccount": "999999999999"}},
     }
-    assert analyze_trust(
-        trust(SERVICE, trusting({"AWS": ROLE}), other, decided), APPLIANCE
-    ).compliant
+    assert analyze(trust(SERVICE, trusting({"AWS": ROLE}), other, decided), APPLIANCE).compliant
 
 
 def test_a_deny_under_an_undecidable_condition_makes_trust_conditional() -> None:
@@ -139,7 +145,7 @@ def test_a_deny_under_an_undecidable_condition_makes_trust_conditional() -> None
         "Action": "sts:AssumeRole",
         "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "false"}},
     }
-    report = analyze_trust(trust(SERVICE, trusting({"AWS": ROLE}), conditional), APPLIANCE)
+    report = analyze(trust(SERVICE, trusting({"AWS": ROLE}), conditional), APPLIANCE)
     assert codes(report) == ["ApplianceNotTrusted"]
     assert "aws:MultiFactorAuthPresent" in report.findings[0].message
 
@@ -150,44 +156,44 @@ def test_deny_on_backup_service() -> None:
         "Principal": {"Service": "backup.amazonaws.com"},
         "Action": "sts:AssumeRole",
     }
-    report = analyze_trust(trust(SERVICE, trusting({"AWS": ROLE}), deny), APPLIANCE)
+    report = analyze(trust(SERVICE, trusting({"AWS": ROLE}), deny), APPLIANCE)
     assert codes(report) == ["BackupServiceNotTrusted"]
 
 
 def test_external_id_required() -> None:
     without = trust(SERVICE, trusting({"AWS": ROLE}))
-    assert codes(analyze_trust(without, APPLIANCE, external_id="abc")) == ["ExternalIdMismatch"]
+    assert codes(analyze(without, APPLIANCE, external_id="abc")) == ["ExternalIdMismatch"]
     wrong = trust(
         SERVICE, trusting({"AWS": ROLE}, Condition={"StringEquals": {"sts:ExternalId": "abd"}})
     )
-    assert codes(analyze_trust(wrong, APPLIANCE, external_id="abc")) == ["ExternalIdMismatch"]
+    assert codes(analyze(wrong, APPLIANCE, external_id="abc")) == ["ExternalIdMismatch"]
     anything = trust(
         SERVICE, trusting({"AWS": ROLE}, Condition={"StringLike": {"sts:ExternalId": "*"}})
     )
-    assert codes(analyze_trust(anything, APPLIANCE, external_id="abc")) == ["ExternalIdMismatch"]
+    assert codes(analyze(anything, APPLIANCE, external_id="abc")) == ["ExternalIdMismatch"]
     right = trust(
         SERVICE, trusting({"AWS": ROLE}, Condition={"StringEquals": {"sts:externalid": ["abc"]}})
     )
-    assert analyze_trust(right, APPLIANCE, external_id="abc").findings == ()
+    assert analyze(right, APPLIANCE, external_id="abc").findings == ()
 
 
 def test_orphaned_unique_id() -> None:
     document = trust(SERVICE, trusting({"AWS": [ROLE, "AROA3XFRBF535PLBIFPI4"]}))
-    report = analyze_trust(document, APPLIANCE)
+    report = analyze(document, APPLIANCE)
     assert codes(report) == ["OrphanedPrincipal"]
     assert not report.compliant
 
 
 @pytest.mark.parametrize("principal", ["*", {"AWS": "*"}, {"AWS": ["*", ROLE]}])
 def test_public_principal_without_conditions(principal: Any) -> None:
-    report = analyze_trust(trust(SERVICE, trusting({"AWS": ROLE}), trusting(principal)), APPLIANCE)
+    report = analyze(trust(SERVICE, trusting({"AWS": ROLE}), trusting(principal)), APPLIANCE)
     assert codes(report) == ["PublicPrincipal"]
     assert not report.compliant
 
 
 def test_public_principal_with_conditions_is_not_public() -> None:
     conditioned = trusting("*", Condition={"StringEquals": {"aws:PrincipalOrgID": "o-abc"}})
-    report = analyze_trust(trust(SERVICE, trusting({"AWS": ROLE}), conditioned), APPLIANCE)
+    report = analyze(trust(SERVICE, trusting({"AWS": ROLE}), conditioned), APPLIANCE)
     assert "PublicPrincipal" not in codes(report)
 
 
@@ -199,10 +205,10 @@ def test_excess_principal_is_a_warning_unless_strict() -> None:
             {"Federated": "cognito-identity.amazonaws.com"}, action="sts:AssumeRoleWithWebIdentity"
         ),
     )
-    relaxed = analyze_trust(document, APPLIANCE)
+    relaxed = analyze(document, APPLIANCE)
     assert codes(relaxed) == ["ExcessPrincipal"] and relaxed.compliant
     assert relaxed.findings[0].severity == "warning"
-    strict = analyze_trust(document, APPLIANCE, strict=True)
+    strict = analyze(document, APPLIANCE, strict=True)
     assert strict.findings[0].severity == "error" and not strict.compliant
 
 

@@ -21,8 +21,9 @@ from typing import Any
 
 import pytest
 
-from dynamobackup.policy.conditions import RequestContext, Truth, evaluate
 from dynamobackup.policy.document import PolicyDocument, parse_document
+from dynamobackup.policy.iam_conditions import RequestContext, Truth, evaluate
+from dynamobackup.policy.profiles import load_profile
 from dynamobackup.policy.trust import Appliance, TrustReport, analyze_trust
 
 ROLE = "arn:aws:iam::111111111111:role/VeeamImpersonation"
@@ -33,6 +34,14 @@ SERVICE = {
     "Principal": {"Service": "backup.amazonaws.com"},
     "Action": "sts:AssumeRole",
 }
+
+SERVICES = load_profile().trusted_services
+
+
+def analyze(document: PolicyDocument, appliance: Appliance, **options: Any) -> TrustReport:
+    """The trust verdict with the services the profile trusts (AWS Backup), unless given."""
+    options.setdefault("services", SERVICES)
+    return analyze_trust(document, appliance, **options)
 
 
 def trust(*statements: dict[str, Any]) -> PolicyDocument:
@@ -64,7 +73,7 @@ def codes(report: TrustReport) -> list[str]:
 def test_one_statement_without_the_external_id_makes_it_bypassable() -> None:
     # Before: any statement requiring the ID satisfied the check, so the second one went unseen.
     document = trust(SERVICE, with_id(), appliance("111111111111"))
-    report = analyze_trust(document, APPLIANCE, external_id="abc")
+    report = analyze(document, APPLIANCE, external_id="abc")
     assert codes(report) == ["ExternalIdMismatch"]
     assert "statement 3" in report.findings[0].message
     assert "abc" not in report.findings[0].message  # the ID itself is never repeated
@@ -72,12 +81,12 @@ def test_one_statement_without_the_external_id_makes_it_bypassable() -> None:
 
 def test_every_statement_requiring_the_id_is_compliant() -> None:
     document = trust(SERVICE, with_id(), with_id(principal="111111111111"))
-    assert analyze_trust(document, APPLIANCE, external_id="abc", strict=True).findings == ()
+    assert analyze(document, APPLIANCE, external_id="abc", strict=True).findings == ()
 
 
 def test_a_wildcard_external_id_is_no_external_id() -> None:
     document = trust(SERVICE, appliance(StringLike={"sts:ExternalId": "*"}))
-    assert codes(analyze_trust(document, APPLIANCE, external_id="abc")) == ["ExternalIdMismatch"]
+    assert codes(analyze(document, APPLIANCE, external_id="abc")) == ["ExternalIdMismatch"]
 
 
 # --- MULTIVALUE: the values of one key are ORed ------------------------------------------------
@@ -86,12 +95,12 @@ def test_a_wildcard_external_id_is_no_external_id() -> None:
 def test_several_external_ids_are_satisfied_by_one_and_warn_about_the_others() -> None:
     # Before: only exactly {"abc"} counted, so this trust was an ExternalIdMismatch error.
     document = trust(SERVICE, with_id(["zzz", "abc", "yyy"]))
-    relaxed = analyze_trust(document, APPLIANCE, external_id="abc")
+    relaxed = analyze(document, APPLIANCE, external_id="abc")
     assert codes(relaxed) == ["ExcessExternalId"] and relaxed.compliant
     assert relaxed.findings[0].severity == "warning"
     assert "2 external ID" in relaxed.findings[0].message
     assert "zzz" not in relaxed.findings[0].message  # another tenant's ID is not shown
-    strict = analyze_trust(document, APPLIANCE, external_id="abc", strict=True)
+    strict = analyze(document, APPLIANCE, external_id="abc", strict=True)
     assert not strict.compliant and strict.findings[0].severity == "error"
 
 
@@ -110,29 +119,29 @@ def test_account_root_limited_to_another_principal_arn_does_not_admit_the_applia
     # Before: conditions on Allow statements were ignored, so the root made the appliance trusted.
     other = "arn:aws:iam::111111111111:role/SomethingElse"
     document = trust(SERVICE, appliance("111111111111", ArnEquals={"aws:PrincipalArn": other}))
-    report = analyze_trust(document, APPLIANCE)
+    report = analyze(document, APPLIANCE)
     assert codes(report) == ["ApplianceNotTrusted"]
     assert "do not hold" in report.findings[0].message
 
 
 def test_account_root_limited_to_the_appliance_arn_admits_it() -> None:
     limited = appliance("111111111111", ArnLike={"aws:PrincipalArn": "arn:aws:iam::*:role/Veeam*"})
-    assert analyze_trust(trust(SERVICE, limited), APPLIANCE).findings == ()
+    assert analyze(trust(SERVICE, limited), APPLIANCE).findings == ()
 
 
 def test_principal_account_is_decided_for_an_account_appliance() -> None:
     account = Appliance.parse("111111111111")
     same = appliance("*", StringEquals={"aws:PrincipalAccount": "111111111111"})
-    assert analyze_trust(trust(SERVICE, same), account).compliant
+    assert analyze(trust(SERVICE, same), account).compliant
     other = appliance("*", StringEquals={"aws:PrincipalAccount": "999999999999"})
-    assert codes(analyze_trust(trust(SERVICE, other), account)) == ["ApplianceNotTrusted"]
+    assert codes(analyze(trust(SERVICE, other), account)) == ["ApplianceNotTrusted"]
 
 
 def test_an_account_appliance_limited_to_one_role_is_conditional() -> None:
     # Which principal of the account Veeam uses is not known: trusting only one is not decided.
     account = Appliance.parse("111111111111")
     limited = appliance("111111111111", ArnEquals={"aws:PrincipalArn": ROLE})
-    report = analyze_trust(trust(SERVICE, limited), account)
+    report = analyze(trust(SERVICE, limited), account)
     assert codes(report) == ["ApplianceNotTrusted"]
     assert "aws:PrincipalArn" in report.findings[0].message
 
@@ -143,7 +152,7 @@ def test_an_account_appliance_limited_to_one_role_is_conditional() -> None:
 def test_an_appliance_trusted_only_from_an_ip_range_is_not_trusted() -> None:
     # Before: judged compliant.
     document = trust(SERVICE, appliance(IpAddress={"aws:SourceIp": "203.0.113.0/24"}))
-    report = analyze_trust(document, APPLIANCE)
+    report = analyze(document, APPLIANCE)
     assert codes(report) == ["ApplianceNotTrusted"] and not report.compliant
     assert "cannot be checked (aws:SourceIp)" in report.findings[0].message
 
@@ -155,7 +164,7 @@ def source_account(account: str) -> dict[str, Any]:
 def test_backup_service_trusted_only_for_another_account_is_not_trusted() -> None:
     # Before: judged compliant.
     document = trust(source_account("999999999999"), appliance())
-    report = analyze_trust(document, APPLIANCE, account_id=OWN_ACCOUNT)
+    report = analyze(document, APPLIANCE, account_id=OWN_ACCOUNT)
     assert codes(report) == ["BackupServiceNotTrusted"]
 
 
@@ -168,24 +177,24 @@ def test_backup_service_guarded_for_the_roles_own_account_is_trusted() -> None:
         },
     }
     for statement in (source_account(OWN_ACCOUNT), source_arn):
-        report = analyze_trust(trust(statement, appliance()), APPLIANCE, account_id=OWN_ACCOUNT)
+        report = analyze(trust(statement, appliance()), APPLIANCE, account_id=OWN_ACCOUNT)
         assert report.findings == (), statement
 
 
 def test_without_the_account_the_confused_deputy_keys_are_accepted() -> None:
     document = trust(source_account("999999999999"), appliance())
-    assert analyze_trust(document, APPLIANCE).findings == ()
+    assert analyze(document, APPLIANCE).findings == ()
 
 
 def test_a_source_arn_of_another_service_never_matches() -> None:
     statement = {**SERVICE, "Condition": {"ArnLike": {"aws:SourceArn": "arn:aws:s3:::bucket"}}}
-    report = analyze_trust(trust(statement, appliance()), APPLIANCE, account_id=OWN_ACCOUNT)
+    report = analyze(trust(statement, appliance()), APPLIANCE, account_id=OWN_ACCOUNT)
     assert codes(report) == ["BackupServiceNotTrusted"]
 
 
 def test_the_backup_service_never_presents_an_external_id() -> None:
     statement = {**SERVICE, "Condition": {"StringEquals": {"sts:ExternalId": "abc"}}}
-    report = analyze_trust(trust(statement, with_id()), APPLIANCE, external_id="abc")
+    report = analyze(trust(statement, with_id()), APPLIANCE, external_id="abc")
     assert codes(report) == ["BackupServiceNotTrusted"]
 
 
@@ -210,7 +219,7 @@ def test_absent_keys_follow_the_operators_page(block: dict[str, Any], truth: Tru
 
 def test_an_explicit_deny_wins_over_any_allow() -> None:
     deny = {"Effect": "Deny", "Principal": {"AWS": "111111111111"}, "Action": "sts:AssumeRole"}
-    report = analyze_trust(trust(SERVICE, appliance(), deny), APPLIANCE)
+    report = analyze(trust(SERVICE, appliance(), deny), APPLIANCE)
     assert codes(report) == ["ApplianceNotTrusted"]
     assert "explicit Deny" in report.findings[0].message
 
@@ -221,12 +230,12 @@ def test_an_explicit_deny_wins_over_any_allow() -> None:
 def test_every_trusted_service_is_checked() -> None:
     services = ("backup.amazonaws.com", "dynamodb.amazonaws.com")
     document = trust(SERVICE, appliance())
-    report = analyze_trust(document, APPLIANCE, services=services)
+    report = analyze(document, APPLIANCE, services=services)
     assert codes(report) == ["BackupServiceNotTrusted"]
     assert "dynamodb.amazonaws.com" in report.findings[0].message
 
 
 def test_no_external_id_expected_but_required() -> None:
-    report = analyze_trust(trust(SERVICE, with_id()), APPLIANCE)
+    report = analyze(trust(SERVICE, with_id()), APPLIANCE)
     assert codes(report) == ["ApplianceNotTrusted"]
     assert "no external ID is expected" in report.findings[0].message

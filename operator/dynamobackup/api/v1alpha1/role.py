@@ -64,6 +64,7 @@ from dynamobackup.api.v1alpha1.common import (
     validate_model,
     validations,
 )
+from dynamobackup.policy.trust import Severity
 
 KIND = "DynamoBackupRole"
 LIST_KIND = f"{KIND}List"
@@ -111,13 +112,6 @@ class DeletionPolicy(StrEnum):
 
     RETAIN = "Retain"
     DELETE = "Delete"
-
-
-class Severity(StrEnum):
-    """How serious a trust policy finding is."""
-
-    ERROR = "error"
-    WARNING = "warning"
 
 
 class AwsAccount(SpecModel):
@@ -498,7 +492,7 @@ class DynamoBackupRoleSpec(RoleTemplate):
         return self
 
 
-class TrustFinding(StatusModel):
+class TrustFindingStatus(StatusModel):
     """Something wrong or risky in the role's trust policy."""
 
     code: str = Field(description="A stable, machine-readable finding code.")
@@ -570,7 +564,7 @@ class DynamoBackupRoleStatus(StatusModel):
     missing_count: int | None = Field(
         default=None, ge=0, description="The number of missing actions."
     )
-    trust_findings: list[TrustFinding] | None = Field(
+    trust_findings: list[TrustFindingStatus] | None = Field(
         default=None, description="Problems found in the trust policy."
     )
     profile: ProfileStatus | None = Field(
