@@ -8,15 +8,22 @@ import pytest
 
 from dynamobackup.api.v1alpha1 import ApiError, DynamoBackupAccountSpec
 from dynamobackup.policy.guardrails import Guardrails
+from dynamobackup.policy.trust import Appliance
 from dynamobackup.reconcile.desired import SpecError, desired_role
 from dynamobackup.reconcile.tenancy import (
+    AccountAccess,
     Admission,
     Binding,
+    Grant,
     Refusal,
+    Route,
     SecretRef,
     TenancySettings,
     admit,
+    binding_permits,
     grant,
+    legacy_grant,
+    secrets_needed,
 )
 
 from .conftest import APPLIANCE, OWNER, make_spec
@@ -173,3 +180,127 @@ def test_forbidden_additions_are_refused_before_anything_else() -> None:
 def test_invalid_bindings_are_rejected_with_one_line(change: dict[str, Any], message: str) -> None:
     with pytest.raises(ApiError, match=message):
         binding(**change)
+
+
+# --- what the user reads: every refusal's whole message, every admission's whole route ---------
+
+
+def test_each_refusal_tells_the_user_what_to_change() -> None:
+    def refused(spec: Any, namespace: str, bindings: list[Binding], **settings: Any) -> Refusal:
+        result = admit(spec, namespace, {}, bindings, TenancySettings(**settings))
+        assert isinstance(result, Refusal), result
+        return result
+
+    assert refused(role(), "team-a", [], bindings_required=True) == Refusal(
+        "AccountNotAllowed",
+        f"no DynamoBackupAccount binds account {ACCOUNT}, and the operator requires one",
+    )
+    assert refused(role(), "team-b", [binding()]) == Refusal(
+        "AccountNotAllowed", f"namespace team-b is not bound to account {ACCOUNT}"
+    )
+    assert refused(role(), "team-a", [binding(operations=["Restore"])]) == Refusal(
+        "OperationNotAllowed", f"account {ACCOUNT} does not allow the operations BackupPolicy"
+    )
+    both = role(scope={"operations": ["BackupPolicy", "ManualBackup", "Restore"]})
+    assert refused(both, "team-a", [binding(operations=["Restore"])]).message == (
+        f"account {ACCOUNT} does not allow the operations BackupPolicy, ManualBackup"
+    )
+    other = role(
+        trust={"applianceAccountId": "999999999999", "applianceRoleArn": None, "externalId": None}
+    )
+    assert refused(other, "team-a", [binding()]) == Refusal(
+        "ApplianceNotAllowed",
+        f"account {ACCOUNT} does not allow the appliance account 999999999999",
+    )
+    own = role(account={"id": ACCOUNT, "assumeRoleArn": ACCESS})
+    assert refused(own, "team-a", [binding("b"), binding("a")]) == Refusal(
+        "AssumeRoleArnNotAllowed",
+        f"account {ACCOUNT} is governed by DynamoBackupAccount a, b, which says how the operator "
+        "reaches it: remove spec.account.assumeRoleArn and its external ID",
+    )
+    china = role(account={"id": ACCOUNT, "partition": "aws-cn"})
+    assert refused(china, "team-a", [binding()]) == Refusal(
+        "AccountNotAllowed",
+        f"DynamoBackupAccount prod binds account {ACCOUNT} in partition aws, not aws-cn",
+    )
+    broken = Binding("broken", ACCOUNT, None, "spec.operations: Field required")
+    assert refused(role(), "team-a", [broken]) == Refusal(
+        "BindingInvalid", "DynamoBackupAccount broken: spec.operations: Field required"
+    )
+
+
+def test_a_binding_with_a_secret_needs_the_operators_namespace() -> None:
+    secret = {"name": "ids", "key": ACCOUNT}
+    bound = binding(account={"id": ACCOUNT, "assumeRoleArn": ACCESS, "externalIdSecretRef": secret})
+    result = admit(role(), "team-a", {}, [bound], TenancySettings(bindings_required=True))
+    assert result == Refusal(
+        "SecretNotReadable",
+        "DynamoBackupAccount prod names an external ID Secret, but the operator was not told its "
+        "own namespace (--operator-namespace)",
+    )
+
+
+def test_an_admission_carries_the_bindings_route_and_guardrails() -> None:
+    settings = TenancySettings(operator_namespace="dbr-system", forbidden_actions=("s3:*",))
+    guarded = binding(
+        guardrails={"forbiddenActions": ["sqs:*", "ec2:*"], "allowedActions": ["b:*", "a:*"]}
+    )
+    admitted = admit(role(), "team-a", {}, [guarded], settings)
+    assert admitted == Admission(
+        binding="prod",
+        route=Route(ACCOUNT, "aws", ACCESS, None, None),
+        trust_external_id_secret=None,
+        guardrails=Guardrails(forbidden=("s3:*", "ec2:*", "sqs:*"), allowed=("a:*", "b:*")),
+    )
+    assert secrets_needed(admitted) == ()
+    assert grant(admitted, role(), {}) == Grant(
+        AccountAccess(ACCOUNT, "aws", ACCESS, None), None, admitted.guardrails
+    )
+
+
+def test_without_a_binding_the_role_reaches_its_account_its_own_way() -> None:
+    cross = "arn:aws-cn:iam::123456789012:role/access"
+    spec = make_spec(
+        account={
+            "id": ACCOUNT,
+            "partition": "aws-cn",
+            "assumeRoleArn": cross,
+            "externalIdSecretRef": {"name": "access", "key": "id"},
+        },
+        trust={
+            "applianceRoleArn": None,
+            "applianceAccountId": "111111111111",
+            "externalId": "veeam-id",
+        },
+    )
+    settings = TenancySettings(forbidden_actions=("s3:*",))
+    admitted = admit(spec, "team-a", {}, [], settings)
+    secret = SecretRef("team-a", "access", "id")
+    assert admitted == Admission(
+        None, Route(ACCOUNT, "aws-cn", cross, None, secret), None, Guardrails(("s3:*",))
+    )
+    assert secrets_needed(admitted) == (secret,)
+    assert grant(admitted, spec, {secret: "op-id"}) == Grant(
+        AccountAccess(ACCOUNT, "aws-cn", cross, "op-id"), "veeam-id", Guardrails(("s3:*",))
+    )
+    plain = make_spec(account={"id": ACCOUNT, "assumeRoleArn": ACCESS, "externalId": "op"})
+    assert admit(plain, "team-a", {}, [], TenancySettings()) == Admission(
+        None, Route(ACCOUNT, "aws", ACCESS, "op", None), None, Guardrails()
+    )
+    assert legacy_grant(plain) == Grant(AccountAccess(ACCOUNT, "aws", ACCESS, "op"), "ext-123")
+
+
+def test_an_appliance_role_is_admitted_by_its_arn_or_its_account() -> None:
+    by_arn = binding(appliances={"roleArns": ["arn:aws:iam::111111111111:role/Other"]})
+    arn_role = role()
+    assert binding_permits(by_arn.spec, "team-a", {}, ["BackupPolicy"], _appliance(arn_role)) == (
+        Refusal(
+            "ApplianceNotAllowed", f"account {ACCOUNT} does not allow the appliance {APPLIANCE}"
+        )
+    )
+    by_account = binding(appliances={"accountIds": ["111111111111"]})
+    assert binding_permits(by_account.spec, "team-a", {}, ["Restore"], _appliance(arn_role)) is None
+
+
+def _appliance(spec: Any) -> Appliance:
+    return Appliance.parse(spec.trust.appliance_role_arn or spec.trust.appliance_account_id)
