@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, NamedTuple, TypeVar
 
-from dynamobackup.policy.document import PolicyDocument, PrincipalMap, Statement
+from dynamobackup.policy.document import PolicyDocument, PrincipalMap, Statement, parse_statement
 
 CANONICAL_VERSION = "2012-10-17"
 ACCOUNT_ID = re.compile(r"^\d{12}$")
@@ -165,7 +165,7 @@ def _conditions(statement: Statement) -> Conditions:
 
 
 def _to_statement(atom: _Atom) -> Statement:
-    return Statement.model_validate(_atom_json(atom))
+    return parse_statement(_atom_json(atom))
 
 
 def _atom_json(atom: _Atom) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from dynamobackup.policy.document import PolicyDocument, Statement
@@ -363,7 +363,7 @@ def _is_public(statement: Statement) -> bool:
 
 
 def _not_principals(statement: Statement, partition: str) -> frozenset[Principal]:
-    inverted = statement.model_copy(update={"principal": statement.not_principal})
+    inverted = replace(statement, principal=statement.not_principal)
     return _principals(inverted, partition)
 
 

@@ -7,7 +7,7 @@ from urllib.parse import quote
 
 import pytest
 
-from dynamobackup.policy.document import PolicyDocumentError, parse_document
+from dynamobackup.policy.document import PolicyDocumentError, parse_document, parse_statement
 
 TRUST = {
     "Version": "2012-10-17",
@@ -117,3 +117,59 @@ def test_malformed_documents_give_one_line(raw: str, message: str) -> None:
         parse_document(raw)
     assert message in str(caught.value)
     assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        # Every problem is counted; the first named follows the grammar's order, unknown keys last.
+        (
+            {"Statement": [{"Resourse": "*", "Action": 3}]},
+            "policy: Statement.0.Effect: Field required (and 2 more problems)",
+        ),
+        (
+            {"Other": 1, "Statement": [{"Effect": "Allow", "Action": "a"}], "Id": 7},
+            "policy: Id: Input should be a valid string (and 1 more problems)",
+        ),
+        (
+            {"Statement": 1, "Other": 2},
+            "policy: Statement: must be a statement object or a list of them (and 1 more problems)",
+        ),
+        ({"Statement": ["s3:*"]}, "policy: Statement.0: a statement must be a JSON object"),
+        (
+            {"Statement": [{"Effect": "Allow"}, {"Effect": "Deny", "Action": []}]},
+            "policy: Statement.0: a statement needs exactly one of Action or NotAction (and 1 more problems)",
+        ),
+        # IAM's element names, exactly: a lower-case `effect` is not the Effect element.
+        (
+            {"Statement": [{"effect": "Allow", "Action": "a"}]},
+            "policy: Statement.0.Effect: Field required (and 1 more problems)",
+        ),
+        (
+            {
+                "Statement": [
+                    {"Effect": "Allow", "Action": "a", "Condition": {"Bool": {"k": [None]}}}
+                ]
+            },
+            "policy: Statement.0.Condition: condition values must be strings, numbers or booleans",
+        ),
+    ],
+)
+def test_the_whole_message_names_the_first_problem_and_counts_the_rest(
+    raw: dict[str, object], message: str
+) -> None:
+    with pytest.raises(PolicyDocumentError) as caught:
+        parse_document(raw)
+    assert str(caught.value) == message
+
+
+def test_one_statement_parses_on_its_own_and_its_errors_name_the_element() -> None:
+    statement = parse_statement({"Effect": "Deny", "NotAction": "s3:*", "Resource": ["a", "b"]})
+    assert (statement.effect, statement.not_action, statement.resource) == (
+        "Deny",
+        ("s3:*",),
+        ("a", "b"),
+    )
+    with pytest.raises(PolicyDocumentError) as caught:
+        parse_statement({"Effect": "Allow", "Action": "a", "Principal": {"Role": "x"}})
+    assert str(caught.value) == "Principal: unknown principal type 'Role'"
