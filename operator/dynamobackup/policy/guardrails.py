@@ -13,8 +13,6 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-import yaml
-
 from dynamobackup.policy.catalog import ActionCatalog
 from dynamobackup.policy.document import PolicyDocument
 from dynamobackup.policy.evaluate import RequiredActions, compile_required
@@ -48,6 +46,8 @@ class Danger:
 
 @cache
 def load_danger() -> Danger:
+    import yaml  # noqa: PLC0415 - only wildcards of uncatalogued actions need it; keeps `dbr check` lean
+
     text = resources.files(__package__).joinpath("profiles", DANGEROUS_FILE).read_text("utf-8")
     data: Any = yaml.safe_load(text)
     levels = {prefix.lower(): frozenset(names) for prefix, names in data["accessLevels"].items()}

@@ -1,18 +1,19 @@
 """Permission profiles: the actions each Veeam operation needs, versioned by Veeam release.
 
 Profiles are data files (`profiles/veeam-<version>.yaml`) shipped in the package; supporting a new
-Veeam release means adding a file, nothing else.
+Veeam release means adding a file, nothing else. `dbr check` loads one on every run, so the types
+are plain frozen dataclasses checked by a short parser rather than pydantic models (building those
+was most of a cold check's start-up).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+from types import MappingProxyType
 from typing import Any
-
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 PROFILE_FILE_PREFIX = "veeam-"
 PROFILE_FILE_SUFFIX = ".yaml"
@@ -22,35 +23,28 @@ class UnknownProfileError(ValueError):
     """A profile version or operation that is not shipped."""
 
 
-class OperationProfile(BaseModel):
-    model_config = ConfigDict(frozen=True, populate_by_name=True)
+class ProfileFileError(ValueError):
+    """A shipped profile file that does not describe a profile; the message names the field."""
 
+
+@dataclass(frozen=True)
+class OperationProfile:
     description: str
-    source: str = Field(description="Help page the actions were taken from.")
-    source_updated: str | None = Field(default=None, alias="sourceUpdated")
+    source: str  # the help page the actions were taken from
     actions: tuple[str, ...]
-
-    @field_validator("actions")
-    @classmethod
-    def _no_duplicates(cls, actions: tuple[str, ...]) -> tuple[str, ...]:
-        lowered = [action.lower() for action in actions]
-        duplicates = sorted({action for action in lowered if lowered.count(action) > 1})
-        if duplicates:
-            raise ValueError(f"duplicate actions: {', '.join(duplicates)}")
-        return actions
+    source_updated: str | None = None
 
 
-class Profile(BaseModel):
+@dataclass(frozen=True)
+class Profile:
     """All operations of one Veeam release."""
-
-    model_config = ConfigDict(frozen=True, populate_by_name=True)
 
     version: str
     product: str
-    product_build: str = Field(alias="productBuild")
-    resource: str = "*"
-    trusted_services: tuple[str, ...] = Field(alias="trustedServices")
+    product_build: str
+    trusted_services: tuple[str, ...]
     operations: Mapping[str, OperationProfile]
+    resource: str = "*"
 
     def operation(self, name: str) -> OperationProfile:
         try:
@@ -101,20 +95,97 @@ def load_profile(version: str | None = None) -> Profile:
     if version not in list_versions():
         known = ", ".join(list_versions())
         raise UnknownProfileError(f"unknown profile version {version!r} (shipped: {known})")
-    path = resources.files(__package__).joinpath(
-        "profiles", f"{PROFILE_FILE_PREFIX}{version}{PROFILE_FILE_SUFFIX}"
-    )
-    data: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
-    profile = Profile.model_validate(data)
+    name = f"{PROFILE_FILE_PREFIX}{version}{PROFILE_FILE_SUFFIX}"
+    text = resources.files(__package__).joinpath("profiles", name).read_text(encoding="utf-8")
+    try:
+        profile = parse_profile(_load_yaml(text))
+    except ProfileFileError as error:
+        raise ProfileFileError(f"{name}: {error}") from None
     if profile.version != version:
-        raise UnknownProfileError(f"{path.name} declares version {profile.version!r}")
+        raise UnknownProfileError(f"{name} declares version {profile.version!r}")
     return profile
 
 
-class OperationChange(BaseModel):
-    """How one operation differs between two releases (actions compared case-insensitively)."""
+def _load_yaml(text: str) -> Any:
+    import yaml  # noqa: PLC0415 - only loading a profile file needs it
 
-    model_config = ConfigDict(frozen=True)
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+
+
+# --- reading a profile file -----------------------------------------------------------------
+
+_PROFILE_KEYS = {"version", "product", "productBuild", "resource", "trustedServices", "operations"}
+_OPERATION_KEYS = {"description", "source", "sourceUpdated", "actions"}
+
+
+def parse_profile(data: Any) -> Profile:
+    """A profile from a profile file's data; raises ProfileFileError naming the field."""
+    _check_keys(data, _PROFILE_KEYS, "")
+    operations = data.get("operations")
+    if not isinstance(operations, Mapping) or not operations:
+        raise ProfileFileError("operations: must map operation names to their actions")
+    resource = _optional_string(data, "resource", "")
+    return Profile(
+        version=_string(data, "version", ""),
+        product=_string(data, "product", ""),
+        product_build=_string(data, "productBuild", ""),
+        resource="*" if resource is None else resource,
+        trusted_services=_strings(data, "trustedServices", ""),
+        operations=MappingProxyType(
+            {
+                str(name): _operation(value, f"operations.{name}.")
+                for name, value in operations.items()
+            }
+        ),
+    )
+
+
+def _operation(data: Any, where: str) -> OperationProfile:
+    _check_keys(data, _OPERATION_KEYS, where)
+    description = _string(data, "description", where)
+    source = _string(data, "source", where)
+    source_updated = _optional_string(data, "sourceUpdated", where)
+    actions = _strings(data, "actions", where)
+    lowered = [action.lower() for action in actions]
+    duplicates = sorted({action for action in lowered if lowered.count(action) > 1})
+    if duplicates:
+        raise ProfileFileError(f"{where}actions: duplicate actions: {', '.join(duplicates)}")
+    return OperationProfile(description, source, actions, source_updated)
+
+
+def _check_keys(data: Any, allowed: set[str], where: str) -> None:
+    if not isinstance(data, Mapping):
+        raise ProfileFileError(f"{where.rstrip('.') or 'the file'}: must be a mapping")
+    unknown = sorted(str(key) for key in data if key not in allowed)
+    if unknown:
+        raise ProfileFileError(f"{where}{unknown[0]}: unknown field")
+
+
+def _string(data: Mapping[str, Any], key: str, where: str) -> str:
+    value = _optional_string(data, key, where)
+    if value is None:
+        raise ProfileFileError(f"{where}{key}: required")
+    return value
+
+
+def _optional_string(data: Mapping[str, Any], key: str, where: str) -> str | None:
+    value = data.get(key)
+    if value is not None and not isinstance(value, str):
+        # YAML reads 10 and 2025-04-28 as a number and a date; the files quote such values.
+        raise ProfileFileError(f"{where}{key}: must be a string (quote it)")
+    return value
+
+
+def _strings(data: Mapping[str, Any], key: str, where: str) -> tuple[str, ...]:
+    value = data.get(key)
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ProfileFileError(f"{where}{key}: must be a list of strings")
+    return tuple(value)
+
+
+@dataclass(frozen=True)
+class OperationChange:
+    """How one operation differs between two releases (actions compared case-insensitively)."""
 
     operation: str
     added: tuple[str, ...] = ()
@@ -126,10 +197,9 @@ class OperationChange(BaseModel):
         return bool(self.added or self.removed)
 
 
-class ProfileDiff(BaseModel):
+@dataclass(frozen=True)
+class ProfileDiff:
     """What changed from one Veeam release's profile to another's."""
-
-    model_config = ConfigDict(frozen=True)
 
     old: str
     new: str

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from dynamobackup.policy.catalog import default_catalog
 from dynamobackup.policy.profiles import (
+    ProfileFileError,
     UnknownProfileError,
     diff_profiles,
     list_versions,
     load_profile,
     newest_version,
+    parse_profile,
 )
 from veeam_sources import documented_actions, documented_count
 
@@ -99,6 +102,56 @@ def test_no_action_of_a_profile_is_written_in_code() -> None:
         assert found == [], f"{module.relative_to(PACKAGE)} hard-codes profile actions {found}"
 
 
+RESTORE = {
+    "description": "restore",
+    "source": "https://helpcenter.veeam.com/docs/restore.html",
+    "actions": ["dynamodb:DescribeTable", "kms:Decrypt"],
+}
+MINIMAL_FILE = {
+    "version": "12",
+    "product": "Veeam Plug-in for AWS",
+    "productBuild": "13.2.0.1",
+    "trustedServices": ["backup.amazonaws.com"],
+    "operations": {"Restore": RESTORE},
+}
+
+
+def test_a_profile_file_needs_no_more_than_its_fields() -> None:
+    profile = parse_profile(MINIMAL_FILE)
+    assert profile.resource == "*"
+    assert profile.operation("Restore").source_updated is None
+    assert profile.required_actions(["Restore"]) == ("dynamodb:DescribeTable", "kms:Decrypt")
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"version": 12}, "version: must be a string (quote it)"),
+        ({"productBuild": None}, "productBuild: required"),
+        ({"trustedServices": "backup.amazonaws.com"}, "trustedServices: must be a list of strings"),
+        ({"operation": {}}, "operation: unknown field"),
+        ({"operations": {}}, "operations: must map operation names to their actions"),
+        ({"operations": {"Restore": ["kms:Decrypt"]}}, "operations.Restore: must be a mapping"),
+        (
+            {"operations": {"Restore": {**RESTORE, "actions": [1]}}},
+            "operations.Restore.actions: must be a list of strings",
+        ),
+        (
+            {"operations": {"Restore": {**RESTORE, "actions": ["kms:Decrypt", "KMS:decrypt"]}}},
+            "operations.Restore.actions: duplicate actions: kms:decrypt",
+        ),
+        (
+            {"operations": {"Restore": {**RESTORE, "sourceUpdate": "2025-04-28"}}},
+            "operations.Restore.sourceUpdate: unknown field",
+        ),
+    ],
+)
+def test_a_malformed_profile_file_names_the_field(change: dict[str, object], message: str) -> None:
+    with pytest.raises(ProfileFileError) as caught:
+        parse_profile({**MINIMAL_FILE, **change})
+    assert str(caught.value) == message
+
+
 # --- version 11: Veeam Plug-in for AWS, documented in the Veeam Backup & Replication 13.1 guide ---
 
 VBR_13_1 = json.loads((DATA / "vbr-13.1-aws-dynamo.json").read_text())
@@ -129,16 +182,10 @@ def test_veeam_11_needs_the_same_dynamodb_actions_as_10() -> None:
 def test_a_diff_names_added_and_removed_actions_case_insensitively() -> None:
     old = load_profile("10")
     restore = old.operations["Restore"]
-    changed_restore = restore.model_copy(
-        update={"actions": (*restore.actions[1:], "DYNAMODB:deletetable", "ebs:GetSnapshotBlock")}
+    changed_restore = replace(
+        restore, actions=(*restore.actions[1:], "DYNAMODB:deletetable", "ebs:GetSnapshotBlock")
     )
-    new = old.model_copy(
-        update={
-            "version": "12",
-            "trusted_services": (),
-            "operations": {"Restore": changed_restore},
-        }
-    )
+    new = replace(old, version="12", trusted_services=(), operations={"Restore": changed_restore})
     diff = diff_profiles(old, new)
     assert diff.permissions_changed
     assert diff.operations_removed == ("BackupPolicy", "ManualBackup")
