@@ -346,3 +346,72 @@ def test_every_iam_request_of_an_account_takes_a_token_of_that_account(
     assert outcome.ready, outcome.failure
     iam_calls = sum(n for op, n in log.by_operation.items() if op != "GetCallerIdentity")
     assert manager.sessions.limits.bucket(ACCOUNT).taken == iam_calls == 3
+
+
+# --- what an interrupted write leaves behind is cleaned up, not kept for good -----------------
+
+
+def _own_policy_arn(iam: Any) -> str:
+    attached = iam.list_attached_role_policies(RoleName="veeam-dynamodb-backup")
+    return str(attached["AttachedPolicies"][0]["PolicyArn"])
+
+
+def _versions(iam: Any, arn: str) -> list[str]:
+    return sorted(v["VersionId"] for v in iam.list_policy_versions(PolicyArn=arn)["Versions"])
+
+
+@pytest.mark.parametrize("read", ["role on its own", "whole account"])
+def test_a_version_an_interrupted_publish_left_is_removed(
+    aws: AwsHelper, manager: RoleManager, iam: Any, read: str
+) -> None:
+    managed = make_spec(permissions={"delivery": "Managed"})
+    assert manager.reconcile(managed, OWNER).ready
+    arn = _own_policy_arn(iam)
+    # A publish whose answer was lost: the new default version is in IAM, the old one was
+    # never pruned, and the default already says what the spec wants.
+    document = iam.get_policy_version(PolicyArn=arn, VersionId="v1")["PolicyVersion"]["Document"]
+    iam.create_policy_version(PolicyArn=arn, PolicyDocument=json.dumps(document), SetAsDefault=True)
+    if read == "whole account":
+        # The sweep's path: the account-wide read lists every version of every policy.
+        checker, snapshot = manager, manager.observe_account(managed)
+    else:
+        # After a restart nothing is known about the policy's versions: they are read once.
+        checker = RoleManager(
+            SessionProvider(AwsSettings(endpoint_url=aws.endpoint_url), aws.session())
+        )
+        snapshot = None
+    with counting() as log:
+        outcome = checker.reconcile(managed, OWNER, snapshot=snapshot)
+    assert ("GetRole" in log.by_operation) == (snapshot is None)
+    assert outcome.ready, outcome.failure
+    assert [c.operation for c in outcome.applied] == ["DeletePolicyVersion"]
+    assert _versions(iam, arn) == ["v2"]
+    with counting() as log:
+        again = checker.reconcile(managed, OWNER)
+    assert again.applied == () and log.mutating == {}
+
+
+def test_deletion_removes_own_policies_an_interruption_left_detached(
+    manager: RoleManager, iam: Any
+) -> None:
+    managed = make_spec(permissions={"delivery": "Managed"}, deletionPolicy="Delete")
+    assert manager.reconcile(managed, OWNER).ready
+    arn = _own_policy_arn(iam)
+    # An earlier deletion detached the policy, then failed before deleting it.
+    iam.detach_role_policy(RoleName="veeam-dynamodb-backup", PolicyArn=arn)
+    foreign = iam.create_policy(
+        PolicyName="veeam-dynamodb-backup-dynamobackup-2",
+        Path="/dynamobackup/",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}],
+            }
+        ),
+    )["Policy"]["Arn"]
+    outcome = manager.delete(managed, OWNER)
+    assert outcome.failure is None, outcome.failure
+    local = iam.list_policies(Scope="Local", PathPrefix="/dynamobackup/")["Policies"]
+    assert [p["Arn"] for p in local] == [foreign]  # ours deleted; an untagged namesake kept
+    with pytest.raises(iam.exceptions.NoSuchEntityException):
+        iam.get_role(RoleName="veeam-dynamodb-backup")

@@ -76,9 +76,9 @@ class AccountSnapshot:
         if detail is None or (tagged and tags is None):
             raise NotInSnapshot(arn)  # AWS managed, or its ownership tags are not known yet
         version = detail["DefaultVersionId"]
+        versions = detail.get("PolicyVersionList", [])
         document = cache.get(arn, version)
         if document is None:
-            versions = detail.get("PolicyVersionList", [])
             default: Mapping[str, Any] = next(
                 (v for v in versions if v.get("IsDefaultVersion")), {}
             )
@@ -92,6 +92,7 @@ class AccountSnapshot:
             default_version_id=version,
             document=document,
             tags=tags or {},
+            stale_versions=tuple(v["VersionId"] for v in versions if v.get("VersionId") != version),
         )
 
 

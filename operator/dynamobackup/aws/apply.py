@@ -66,6 +66,9 @@ class PlanApplier:
             p.CreatePolicyVersion: lambda c: Written(
                 c, version_id=self._publish_version(c.policy_arn, c.document.to_json())
             ),
+            p.DeletePolicyVersion: lambda c: _ignore_missing(
+                self.iam.delete_policy_version, PolicyArn=c.policy_arn, VersionId=c.version_id
+            ),
             p.AttachRolePolicy: lambda c: self.iam.attach_role_policy(
                 RoleName=c.role_name, PolicyArn=c.policy_arn
             ),
@@ -138,8 +141,10 @@ class PlanApplier:
             response = self.iam.create_policy_version(
                 PolicyArn=arn, PolicyDocument=document, SetAsDefault=True
             )
-        self._prune_versions(arn)
         version: str | None = response["PolicyVersion"].get("VersionId")
+        self._prune_versions(arn)
+        if version:
+            self.cache.mark_versions_pruned(arn, version)
         return version
 
     def _prune_versions(self, arn: str) -> None:

@@ -21,12 +21,17 @@ from dynamobackup.aws.account import AccountSnapshot, NotInSnapshot, observe_acc
 from dynamobackup.aws.apply import ForeignPolicyError, PlanApplier
 from dynamobackup.aws.calls import counting
 from dynamobackup.aws.errors import boundary_not_found, describe_failure, error_code
-from dynamobackup.aws.observe import BoundaryNotFoundError, PolicyDocumentCache, observe_role
+from dynamobackup.aws.observe import (
+    BoundaryNotFoundError,
+    PolicyDocumentCache,
+    observe_managed_policy,
+    observe_role,
+)
 from dynamobackup.aws.session import AccountAccessError, SessionProvider
 from dynamobackup.policy.catalog import ActionCatalog, default_catalog
 from dynamobackup.reconcile.compliance import assess
 from dynamobackup.reconcile.desired import DesiredRole, SpecError, desired_role
-from dynamobackup.reconcile.observed import ObservedRole
+from dynamobackup.reconcile.observed import ObservedManagedPolicy, ObservedRole
 from dynamobackup.reconcile.outcome import Failure, Outcome
 from dynamobackup.reconcile.ownership import Owner, Ownership
 from dynamobackup.reconcile.plan import (
@@ -178,7 +183,8 @@ class RoleManager:
         blocked = deletion_blocker(run.desired, role)
         if blocked is not None:
             return Failure(blocked.reason, blocked.message)
-        self._apply(run, iam, plan_deletion(run.desired, role).changes)
+        detached = self._detached_own_policies(iam, run.desired, role)
+        self._apply(run, iam, plan_deletion(run.desired, role, detached).changes)
         return None
 
     def _guard(
@@ -261,6 +267,21 @@ class RoleManager:
             metrics.AWS_CHANGES.labels(change.operation).inc()
             logger.info("%s", change.summary)
         return written
+
+    def _detached_own_policies(
+        self, iam: Any, desired: DesiredRole, role: ObservedRole
+    ) -> tuple[ObservedManagedPolicy, ...]:
+        attached = {policy.arn for policy in role.attached_policies}
+        found = []
+        for arn in desired.possible_managed_policy_arns():
+            if arn in attached:
+                continue
+            try:
+                found.append(observe_managed_policy(iam, arn, self.cache))
+            except ClientError as error:
+                if error_code(error) != "NoSuchEntity":
+                    raise
+        return tuple(found)
 
     def _with_instance_profiles(self, iam: Any, role: ObservedRole) -> ObservedRole:
         response = iam.list_instance_profiles_for_role(RoleName=role.name)

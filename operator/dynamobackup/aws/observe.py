@@ -16,6 +16,7 @@ from botocore.exceptions import ClientError
 
 from dynamobackup.aws.errors import error_code
 from dynamobackup.policy.document import PolicyDocumentError, parse_document
+from dynamobackup.reconcile.desired import MANAGED_POLICY_PATH
 from dynamobackup.reconcile.observed import ObservedDocument, ObservedManagedPolicy, ObservedRole
 
 
@@ -29,6 +30,7 @@ class PolicyDocumentCache:
     def __init__(self, size: int = 2048) -> None:
         self._entries: OrderedDict[tuple[str, str], ObservedDocument] = OrderedDict()
         self._tags: OrderedDict[str, Mapping[str, str]] = OrderedDict()
+        self._pruned: OrderedDict[str, str] = OrderedDict()  # ARN -> default version
         self._size = size
         self._lock = threading.Lock()
 
@@ -42,6 +44,18 @@ class PolicyDocumentCache:
             self._tags.move_to_end(arn)
             while len(self._tags) > self._size:
                 self._tags.popitem(last=False)
+
+    def versions_pruned(self, arn: str, default_version: str) -> bool:
+        """Whether this operator saw the policy hold no version besides this default one."""
+        with self._lock:
+            return self._pruned.get(arn) == default_version
+
+    def mark_versions_pruned(self, arn: str, default_version: str) -> None:
+        with self._lock:
+            self._pruned[arn] = default_version
+            self._pruned.move_to_end(arn)
+            while len(self._pruned) > self._size:
+                self._pruned.popitem(last=False)
 
     def get(self, arn: str, version: str) -> ObservedDocument | None:
         with self._lock:
@@ -147,11 +161,32 @@ def observe_managed_policy(iam: Any, arn: str, cache: PolicyDocumentCache) -> Ob
         cache.put(arn, version, document)
     tags = {tag["Key"]: tag["Value"] for tag in policy.get("Tags", [])}
     cache.remember_tags(arn, tags)
+    path = policy.get("Path", "/")
     return ObservedManagedPolicy(
         arn=arn,
         name=policy["PolicyName"],
-        path=policy.get("Path", "/"),
+        path=path,
         default_version_id=version,
         document=document,
         tags=tags,
+        stale_versions=_stale_versions(iam, arn, version, cache)
+        if path == MANAGED_POLICY_PATH
+        else (),
     )
+
+
+def _stale_versions(
+    iam: Any, arn: str, default_version: str, cache: PolicyDocumentCache
+) -> tuple[str, ...]:
+    """Versions besides the default, read only when this process has not seen them pruned.
+
+    A policy's first version is its only one; after a publish the operator prunes the old
+    versions and remembers it, so only a publish interrupted mid-way (or a restart) costs a read.
+    """
+    if default_version == "v1" or cache.versions_pruned(arn, default_version):
+        return ()
+    versions = iam.list_policy_versions(PolicyArn=arn)["Versions"]
+    stale = tuple(v["VersionId"] for v in versions if not v["IsDefaultVersion"])
+    if not stale:
+        cache.mark_versions_pruned(arn, default_version)
+    return stale

@@ -85,6 +85,11 @@ class DesiredRole:
         name = self.managed_policy_name(index)
         return f"arn:{self.partition}:iam::{self.account_id}:policy{MANAGED_POLICY_PATH}{name}"
 
+    def possible_managed_policy_arns(self) -> tuple[str, ...]:
+        """The ARNs this role's own managed policies have or would have, whatever the delivery."""
+        count = max(1, len(self.permissions))
+        return tuple(self.managed_policy_arn(index) for index in range(1, count + 1))
+
 
 def desired_role(
     spec: DynamoBackupRoleSpec,

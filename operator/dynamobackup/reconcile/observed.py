@@ -54,6 +54,9 @@ class ObservedManagedPolicy:
     default_version_id: str
     document: ObservedDocument
     tags: Mapping[str, str] = field(default_factory=dict)
+    # Versions IAM still holds besides the default: an interrupted publish leaves the old one
+    # behind, and IAM refuses a sixth. Empty when there are none or they were not read.
+    stale_versions: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

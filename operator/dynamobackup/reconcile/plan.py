@@ -7,7 +7,7 @@ with an account ID instead of its root ARN is not drift, so a correct role gets 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from dynamobackup.api.v1alpha1 import Delivery
@@ -19,7 +19,12 @@ from dynamobackup.reconcile.compliance import (
     is_own_managed_policy,
 )
 from dynamobackup.reconcile.desired import INLINE_POLICY_NAME, MANAGED_POLICY_PATH, DesiredRole
-from dynamobackup.reconcile.observed import ObservedDocument, ObservedRole, PolicyKind
+from dynamobackup.reconcile.observed import (
+    ObservedDocument,
+    ObservedManagedPolicy,
+    ObservedRole,
+    PolicyKind,
+)
 from dynamobackup.reconcile.ownership import Ownership, owner_from_tags
 
 
@@ -145,6 +150,18 @@ class CreatePolicyVersion(_IamOperation):
 
 
 @dataclass(frozen=True)
+class DeletePolicyVersion(_IamOperation):
+    """Removes a version an interrupted publish left behind (never the default version)."""
+
+    policy_arn: str
+    version_id: str
+
+    @property
+    def summary(self) -> str:
+        return f"deleted old version {self.version_id} of {self.policy_arn}"
+
+
+@dataclass(frozen=True)
 class AttachRolePolicy(_IamOperation):
     role_name: str
     policy_arn: str
@@ -197,6 +214,7 @@ Change = (
     | DeleteRolePolicy
     | CreatePolicy
     | CreatePolicyVersion
+    | DeletePolicyVersion
     | AttachRolePolicy
     | DetachRolePolicy
     | DeletePolicy
@@ -276,8 +294,15 @@ def deletion_blocker(desired: DesiredRole, role: ObservedRole) -> Blocked | None
     return None
 
 
-def plan_deletion(desired: DesiredRole, role: ObservedRole) -> Plan:
-    """Empty the role and delete it; only our own managed policies are deleted, others detached."""
+def plan_deletion(
+    desired: DesiredRole, role: ObservedRole, detached: Sequence[ObservedManagedPolicy] = ()
+) -> Plan:
+    """Empty the role and delete it; only our own managed policies are deleted, others detached.
+
+    `detached` are policies named like ours that are not attached to the role: an interrupted
+    create (the policy made, the attach lost) or deletion (detached, not yet deleted) leaves
+    them, and they would outlive the role.
+    """
     changes: list[Change] = [
         DeleteRolePolicy(role.name, name) for name in sorted(role.inline_policies)
     ]
@@ -285,6 +310,7 @@ def plan_deletion(desired: DesiredRole, role: ObservedRole) -> Plan:
         changes.append(DetachRolePolicy(role.name, policy.arn))
         if is_own_managed_policy(desired, policy):
             changes.append(DeletePolicy(policy.arn))
+    changes.extend(DeletePolicy(p.arn) for p in detached if is_own_managed_policy(desired, p))
     changes.append(DeleteRole(role.name))
     return Plan(tuple(changes))
 
@@ -349,7 +375,10 @@ def _grant_permissions(desired: DesiredRole, role: ObservedRole | None) -> Itera
             name = desired.managed_policy_name(index)
             yield CreatePolicy(arn, name, MANAGED_POLICY_PATH, document, desired.owner.tags())
             yield AttachRolePolicy(desired.name, arn)
-        elif _differs(attached[arn].document, document, desired.partition):
+            continue
+        for version in attached[arn].stale_versions:
+            yield DeletePolicyVersion(arn, version)
+        if _differs(attached[arn].document, document, desired.partition):
             yield CreatePolicyVersion(arn, document)
 
 

@@ -119,6 +119,8 @@ def _apply(
             after = replace(role, attached_policies=attached)
         case p.CreatePolicyVersion():
             after = _new_version(role, change, write.version_id)
+        case p.DeletePolicyVersion():
+            after = _without_version(role, change)
         case p.DeletePolicy():
             after = role  # a detached policy no longer shapes the role
         case (
@@ -150,6 +152,16 @@ def _new_version(
         raise _Unknown
     attached = tuple(
         replace(a, default_version_id=version, document=ObservedDocument(change.document))
+        if a.arn == change.policy_arn
+        else a
+        for a in role.attached_policies
+    )
+    return replace(role, attached_policies=attached)
+
+
+def _without_version(role: ObservedRole, change: p.DeletePolicyVersion) -> ObservedRole:
+    attached = tuple(
+        replace(a, stale_versions=tuple(v for v in a.stale_versions if v != change.version_id))
         if a.arn == change.policy_arn
         else a
         for a in role.attached_policies

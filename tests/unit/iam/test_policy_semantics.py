@@ -176,6 +176,8 @@ def requests_for(change: p.Change, role_arn: str, tags: Mapping[str, str]) -> It
         # Publishing prunes old versions; deleting removes the versions first (apply.py).
         for action in ("ListPolicyVersions", "DeletePolicyVersion", change.operation):
             yield Request(f"iam:{action}", change.policy_arn)
+    elif isinstance(change, p.DeletePolicyVersion):
+        yield Request("iam:DeletePolicyVersion", change.policy_arn)
     else:
         yield Request(f"iam:{change.operation}", role_arn, on_role)
 
@@ -185,7 +187,7 @@ def test_requests_for_knows_every_kind_of_change() -> None:
     simple = {p.UpdateAssumeRolePolicy, p.UpdateRole, p.PutRolePermissionsBoundary}
     simple |= {p.DeleteRolePermissionsBoundary, p.PutRolePolicy, p.DeleteRolePolicy, p.DeleteRole}
     special = {p.CreateRole, p.CreatePolicy, p.TagRole, p.AttachRolePolicy, p.DetachRolePolicy}
-    special |= {p.CreatePolicyVersion, p.DeletePolicy}
+    special |= {p.CreatePolicyVersion, p.DeletePolicyVersion, p.DeletePolicy}
     # A new kind of change needs a decision here about the authorizations it performs.
     assert kinds == simple | special
 

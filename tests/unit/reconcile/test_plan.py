@@ -233,3 +233,28 @@ def test_deletion_is_blocked_for_roles_not_ours_or_in_use() -> None:
     assert not_ours is not None and not_ours.reason == "RoleNotOwned"
     in_use = p.deletion_blocker(managed, observed_from(managed, instance_profiles=("ec2-backup",)))
     assert in_use is not None and in_use.reason == "RoleInUse" and "ec2-backup" in in_use.message
+
+
+def test_versions_an_interrupted_publish_left_are_deleted_only_from_our_policies() -> None:
+    managed = desired_role(make_spec(permissions={"delivery": "Managed"}), OWNER)
+    role = observed_from(managed)
+    ours = replace(role.attached_policies[0], default_version_id="v3", stale_versions=("v1", "v2"))
+    arn = ours.arn
+    assert p.plan_changes(managed, replace(role, attached_policies=(ours,))).changes == (
+        p.DeletePolicyVersion(arn, "v1"),
+        p.DeletePolicyVersion(arn, "v2"),
+    )
+    impostor = replace(ours, tags={})  # named like ours, not tagged as ours: never touched
+    changes = p.plan_changes(managed, replace(role, attached_policies=(impostor,))).changes
+    assert not [c for c in changes if isinstance(c, p.DeletePolicyVersion)]
+
+
+def test_deletion_deletes_our_policies_left_detached_and_no_others() -> None:
+    managed = desired_role(make_spec(permissions={"delivery": "Managed"}), OWNER)
+    role = observed_from(managed)
+    ours = role.attached_policies[0]
+    bare = replace(role, attached_policies=())
+    assert p.plan_deletion(managed, bare, (ours, replace(ours, tags={}))).changes == (
+        p.DeletePolicy(ours.arn),
+        p.DeleteRole(role.name),
+    )
