@@ -211,6 +211,16 @@ class Scenario:
                 GROUP, VERSION, self.namespace, PLURAL, body
             )
 
+    def widen_or_narrow(self, name: str) -> None:
+        """Flips the resource between one and two operations: new permissions to write."""
+        spec = self.specs[name]
+        two = ["BackupPolicy", "Restore"]
+        operations = ["BackupPolicy"] if spec["scope"]["operations"] == two else two
+        spec["scope"] = {"operations": operations}
+        self.objects.patch_namespaced_custom_object(
+            GROUP, VERSION, self.namespace, PLURAL, name, {"spec": {"scope": spec["scope"]}}
+        )
+
     def delete(self, names: list[str]) -> None:
         for name in names:
             self.objects.delete_namespaced_custom_object(
