@@ -37,10 +37,15 @@ def drift_check_due(
     anyway checks its roles that would fall due soon, so the account's checks align and later
     sweeps read it once per interval.
     """
-    # The create, update and resume handlers own first checks and spec changes; the timer only
-    # re-checks a generation that was already handled, once its interval has passed.
-    if last is None or last[1] != generation:
+    # The create, update and resume handlers own first checks and spec changes.
+    if last is None:
         return False
+    if last[1] != generation:
+        # ... but kopf calls no handler when a spec returns to the last configuration it
+        # handled: a change undone while it was failing left that failure in the status, with
+        # nothing to check the object again. A full interval after the last check, the timer
+        # takes over; at worst it repeats a check a retrying handler also makes.
+        return now - last[0] >= period * (1 + JITTER * jitter)
     return now - last[0] >= period * (1 + JITTER * jitter - early)
 
 

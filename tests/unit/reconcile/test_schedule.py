@@ -17,7 +17,13 @@ def test_due_only_after_the_interval() -> None:
 
 def test_first_checks_and_spec_changes_are_left_to_the_change_handlers() -> None:
     assert not drift_check_due(None, 1, PERIOD, T0 + timedelta(days=1))
-    assert not drift_check_due((T0, 2), 3, PERIOD, T0 + timedelta(days=1))
+    assert not drift_check_due((T0, 2), 3, PERIOD, T0 + PERIOD - timedelta(seconds=1))
+    assert not drift_check_due((T0, 2), 3, PERIOD, T0 + PERIOD / 2, early=0.5)
+
+
+def test_a_spec_change_no_handler_took_is_checked_after_an_interval() -> None:
+    # kopf skips a spec that returned to the configuration it last handled.
+    assert drift_check_due((T0, 2), 3, PERIOD, T0 + PERIOD)
 
 
 def test_the_newest_record_of_the_last_check_wins() -> None:
