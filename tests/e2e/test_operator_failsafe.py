@@ -48,3 +48,22 @@ def test_a_role_owned_by_another_resource_is_never_compliant(dbr: DbrClient) -> 
         assert condition(status, "Ready")["status"] == "False"
         assert condition(status, "Compliant")["status"] == "Unknown"
         assert "NotCompliant" not in {e["reason"] for e in dbr.events(intruder)}
+
+
+def test_a_change_undone_while_it_failed_does_not_stay_failed(dbr: DbrClient) -> None:
+    """kopf calls no handler for a spec back at the configuration it last handled."""
+    name = role_name()
+    dbr.create("undone", spec(name, driftCheckInterval="10s"))
+    dbr.wait_status("undone", ready, what="Ready=True")
+    missing = f"arn:aws:iam::123456789012:policy/missing-{name}"
+    dbr.patch("undone", {"spec": {"permissionsBoundaryArn": missing}})
+    dbr.wait_status(
+        "undone", lambda s: reason(s) == "PermissionsBoundaryNotFound", what="the change failing"
+    )
+    dbr.patch("undone", {"spec": {"permissionsBoundaryArn": None}})
+    dbr.wait_status(
+        "undone",
+        lambda s: ready(s) and s.get("observedGeneration") == 3,
+        timeout=60,
+        what="Ready for the spec as it is again",
+    )

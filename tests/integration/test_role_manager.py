@@ -415,3 +415,22 @@ def test_deletion_removes_own_policies_an_interruption_left_detached(
     assert [p["Arn"] for p in local] == [foreign]  # ours deleted; an untagged namesake kept
     with pytest.raises(iam.exceptions.NoSuchEntityException):
         iam.get_role(RoleName="veeam-dynamodb-backup")
+
+
+def test_a_boundary_that_does_not_exist_is_removed_unless_the_spec_names_it(
+    manager: RoleManager, iam: Any
+) -> None:
+    assert manager.reconcile(make_spec(deletionPolicy="Delete"), OWNER).ready
+    missing = f"arn:aws:iam::{ACCOUNT}:policy/deleted-boundary"
+    # A boundary naming a policy IAM does not have (moto sets one without checking).
+    iam.put_role_permissions_boundary(RoleName="veeam-dynamodb-backup", PermissionsBoundary=missing)
+    named = manager.reconcile(make_spec(permissionsBoundaryArn=missing), OWNER)
+    assert named.failure is not None and named.failure.reason == "PermissionsBoundaryNotFound"
+    repaired = manager.reconcile(make_spec(deletionPolicy="Delete"), OWNER)
+    assert repaired.ready, repaired.failure
+    assert [c.operation for c in repaired.applied] == ["DeleteRolePermissionsBoundary"]
+    assert "PermissionsBoundary" not in iam.get_role(RoleName="veeam-dynamodb-backup")["Role"]
+    iam.put_role_permissions_boundary(RoleName="veeam-dynamodb-backup", PermissionsBoundary=missing)
+    assert manager.delete(make_spec(deletionPolicy="Delete"), OWNER).failure is None
+    with pytest.raises(iam.exceptions.NoSuchEntityException):
+        iam.get_role(RoleName="veeam-dynamodb-backup")

@@ -77,6 +77,10 @@ class _Run:
             self.role = snapshot.role(self.desired.name, cache)
         except NotInSnapshot:
             self.role = observe_role(iam, self.desired.name, cache)
+        boundary = self.role.boundary if self.role else None
+        if boundary is not None and not boundary.exists:
+            if boundary.arn == self.desired.settings.permissions_boundary_arn:
+                raise BoundaryNotFoundError(boundary.arn)
         self.observed = True
 
 

@@ -117,12 +117,21 @@ class BoundaryNotFoundError(Exception):
 
 
 def _observe_boundary(iam: Any, arn: str, cache: PolicyDocumentCache) -> ObservedManagedPolicy:
+    """The boundary's policy; one that does not exist is observed as such, not raised: a spec
+    that no longer names it must still be able to remove it from the role."""
     try:
         return observe_managed_policy(iam, arn, cache)
     except ClientError as error:
-        if error_code(error) == "NoSuchEntity":
-            raise BoundaryNotFoundError(arn) from None
-        raise
+        if error_code(error) != "NoSuchEntity":
+            raise
+    return ObservedManagedPolicy(
+        arn=arn,
+        name=arn.rsplit("/", 1)[-1],
+        path="",
+        default_version_id="",
+        document=ObservedDocument(None, f"the permissions boundary {arn} does not exist"),
+        exists=False,
+    )
 
 
 def _inline_policies(iam: Any, role: str) -> dict[str, ObservedDocument]:

@@ -57,6 +57,8 @@ class ObservedManagedPolicy:
     # Versions IAM still holds besides the default: an interrupted publish leaves the old one
     # behind, and IAM refuses a sixth. Empty when there are none or they were not read.
     stale_versions: tuple[str, ...] = ()
+    # False for a permissions boundary that names a policy IAM does not have.
+    exists: bool = True
 
 
 @dataclass(frozen=True)
