@@ -8,7 +8,7 @@ from typing import Any
 import boto3
 import pytest
 
-from dynamobackup.api.v1alpha1 import ApiError, DynamoBackupRoleSpec
+from dynamobackup.api.v1alpha1 import ApiError, DynamoBackupRoleSpec, DynamoBackupRoleStatus
 from dynamobackup.aws.calls import counting
 from dynamobackup.aws.manager import RoleManager
 from dynamobackup.aws.session import AwsSettings, SessionProvider
@@ -16,6 +16,7 @@ from dynamobackup.policy.document import parse_document
 from dynamobackup.policy.normalize import same_meaning
 from dynamobackup.reconcile.desired import INLINE_POLICY_NAME
 from dynamobackup.reconcile.ownership import Owner
+from dynamobackup.reconcile.status import build_status
 from dynamobackup_devenv.moto_server import AwsHelper
 
 ACCOUNT = "123456789012"
@@ -114,6 +115,36 @@ def test_enforce_repairs_drift(manager: RoleManager, iam: Any) -> None:
     assert "999999999999" not in json.dumps(
         iam.get_role(RoleName="veeam-dynamodb-backup")["Role"]["AssumeRolePolicyDocument"]
     )
+
+
+def role_tags(iam: Any, role: str = "veeam-dynamodb-backup") -> dict[str, str]:
+    return {t["Key"]: t["Value"] for t in iam.get_role(RoleName=role)["Role"]["Tags"]}
+
+
+def test_a_tag_dropped_from_the_spec_is_removed_but_not_a_hand_added_one(
+    manager: RoleManager, iam: Any
+) -> None:
+    first = manager.reconcile(make_spec(tags={"team": "storage", "cost-center": "42"}), OWNER)
+    status = build_status(DynamoBackupRoleStatus(), first, 1)
+    assert status.managed_tags == ["cost-center", "team"]
+    iam.tag_role(RoleName="veeam-dynamodb-backup", Tags=[{"Key": "by-hand", "Value": "x"}])
+
+    # A platform engineer drops cost-center from the spec; Audit reports it, changing nothing.
+    dropped = make_spec(tags={"team": "storage"})
+    audit = make_spec(tags={"team": "storage"}, mode="Audit")
+    audited = manager.reconcile(audit, OWNER, managed_tags=status.managed_tags)
+    assert audited.report is not None and audited.report.drifted_settings == ("tags",)
+    assert "cost-center" in role_tags(iam)
+
+    enforced = manager.reconcile(dropped, OWNER, managed_tags=status.managed_tags)
+    assert [c.summary for c in enforced.applied] == [
+        "removed tags cost-center from veeam-dynamodb-backup"
+    ]
+    assert enforced.ready, enforced.failure
+    tags = role_tags(iam)
+    assert "cost-center" not in tags and tags["team"] == "storage" and tags["by-hand"] == "x"
+    assert OWNER.tags().items() <= tags.items()
+    assert build_status(status, enforced, 2).managed_tags == ["team"]
 
 
 def test_managed_delivery_and_migration_back_and_forth(manager: RoleManager, iam: Any) -> None:

@@ -56,6 +56,7 @@ class PlanApplier:
                 self.iam.delete_role_permissions_boundary, RoleName=c.role_name
             ),
             p.TagRole: lambda c: self.iam.tag_role(RoleName=c.role_name, Tags=_tag_list(c.tags)),
+            p.UntagRole: lambda c: self.iam.untag_role(RoleName=c.role_name, TagKeys=list(c.keys)),
             p.PutRolePolicy: lambda c: self.iam.put_role_policy(
                 RoleName=c.role_name, PolicyName=c.policy_name, PolicyDocument=c.document.to_json()
             ),

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -78,9 +78,9 @@ class _Run:
         except NotInSnapshot:
             self.role = observe_role(iam, self.desired.name, cache)
         boundary = self.role.boundary if self.role else None
-        if boundary is not None and not boundary.exists:
-            if boundary.arn == self.desired.settings.permissions_boundary_arn:
-                raise BoundaryNotFoundError(boundary.arn)
+        wanted = self.desired.settings.permissions_boundary_arn
+        if boundary is not None and not boundary.exists and boundary.arn == wanted:
+            raise BoundaryNotFoundError(boundary.arn)
         self.observed = True
 
 
@@ -104,20 +104,24 @@ class RoleManager:
         owner: Owner,
         grant: Grant | None = None,
         snapshot: AccountSnapshot | None = None,
+        managed_tags: Iterable[str] = (),
     ) -> Outcome:
         """Bring the role to the spec (Enforce) or only report how it differs (Audit).
 
         `grant` (from the account bindings and Secrets) says how to reach the account, the
         trust policy's external ID and the guardrails; None: as the spec alone says. With
         `snapshot` (the account read at once for many roles) the role is taken from it
-        instead of being read on its own.
+        instead of being read on its own. `managed_tags` are the user tag keys an earlier
+        Enforce set (status.managedTags): the only tags removed when the spec drops them.
         """
         run, started = _Run(), self.clock()
         grant = grant or legacy_grant(spec)
         redaction.remember(grant.access.external_id, grant.trust_external_id)
         with counting() as log:
             failure = self._guard(
-                lambda: self._reconcile(run, spec, owner, grant, snapshot),
+                lambda: self._reconcile(
+                    run, spec, owner, grant, snapshot, managed_tags=managed_tags
+                ),
                 spec,
                 "reconciling the role",
             )
@@ -162,8 +166,10 @@ class RoleManager:
         owner: Owner,
         grant: Grant,
         snapshot: AccountSnapshot | None = None,
+        *,
+        managed_tags: Iterable[str] = (),
     ) -> Failure | None:
-        run.desired = self._desired(spec, owner, grant)
+        run.desired = self._desired(spec, owner, grant, managed_tags)
         iam = self._iam(grant.access)
         run.observe(iam, self.cache, snapshot)
         if spec.mode is Mode.AUDIT:
@@ -217,9 +223,15 @@ class RoleManager:
 
     # -- steps ---------------------------------------------------------------------------------
 
-    def _desired(self, spec: DynamoBackupRoleSpec, owner: Owner, grant: Grant) -> DesiredRole:
+    def _desired(
+        self,
+        spec: DynamoBackupRoleSpec,
+        owner: Owner,
+        grant: Grant,
+        managed_tags: Iterable[str] = (),
+    ) -> DesiredRole:
         try:
-            return desired_role(spec, owner, self.catalog, grant)
+            return desired_role(spec, owner, self.catalog, grant, managed_tags)
         except SpecError as error:
             raise _Stop(Failure(error.reason, str(error))) from None
 

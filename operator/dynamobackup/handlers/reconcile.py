@@ -188,7 +188,8 @@ def _reconcile_locked(
         outcome = Outcome(checked_at=datetime.now(UTC), failure=granted)
     else:
         owner = Owner(body.meta.namespace or "", body.meta.name or "")
-        outcome = runtime.manager.reconcile(spec, owner, granted, snapshot)
+        managed_tags = previous.managed_tags or ()
+        outcome = runtime.manager.reconcile(spec, owner, granted, snapshot, managed_tags)
     status = build_status(previous, outcome, body.meta.get("generation"))
     _write_status(runtime, body, status)
     runtime.remember_check(body.meta.uid, outcome.checked_at, body.meta.get("generation"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from dynamobackup.api.v1alpha1 import Mode
+from dynamobackup.api.v1alpha1 import RESERVED_TAG_PREFIXES, Mode
 from dynamobackup.policy.catalog import ActionCatalog
 from dynamobackup.policy.document import PolicyDocument
 from dynamobackup.policy.evaluate import PermissionReport
@@ -145,8 +145,45 @@ def drifted_settings(desired: DesiredRole, role: ObservedRole) -> Iterator[str]:
     ):
         yield "permissionsBoundaryArn"
     # Ownership tags are not the user's setting: Audit never writes them, and that is no drift.
-    if any(role.tags.get(key) != value for key, value in settings.tags.items()):
+    missing = any(role.tags.get(key) != value for key, value in settings.tags.items())
+    if missing or stale_tags(desired, role):
         yield "tags"
+
+
+# IAM does not say who set a tag, so the operator records the user tag keys it enforces
+# (status.managedTags, DesiredRole.managed_tag_keys) and removes only those once the spec drops
+# them: a tag someone added by hand is never touched. The record is kept in the status, not in a
+# tag on the role: a tag value holds 256 characters (47 keys of up to 128 do not fit), every
+# character allowed as a separator may appear in a key, and one more tag would leave the user 46
+# of IAM's 50 instead of 47. A lost record (the object re-created) only leaves stale tags in
+# place, the safe side. Keys are compared ignoring case, as IAM compares them.
+
+
+def stale_tags(desired: DesiredRole, role: ObservedRole) -> tuple[str, ...]:
+    """The role's tags (as IAM spells their keys) an earlier Enforce set and the spec dropped."""
+    managed = {key.lower() for key in desired.managed_tag_keys}
+    wanted = {key.lower() for key in desired.settings.tags}
+    return tuple(
+        sorted(
+            key
+            for key in role.tags
+            if key.lower() in managed and key.lower() not in wanted and not _reserved(key)
+        )
+    )
+
+
+def managed_tags(desired: DesiredRole, role: ObservedRole) -> tuple[str, ...]:
+    """The user tag keys the operator manages on `role` after a finished reconcile: those it
+    managed before and the role still has, and in Enforce every spec tag the role now carries."""
+    managed = {key.lower() for key in desired.managed_tag_keys}
+    keys = {key for key in role.tags if key.lower() in managed and not _reserved(key)}
+    if desired.mode is Mode.ENFORCE:
+        keys |= {key for key, value in desired.settings.tags.items() if role.tags.get(key) == value}
+    return tuple(sorted(keys))
+
+
+def _reserved(key: str) -> bool:
+    return key.lower().startswith(RESERVED_TAG_PREFIXES)
 
 
 def _judged(setting: str, declared: frozenset[str] | None) -> bool:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from dynamobackup.api.v1alpha1 import Delivery, DynamoBackupRoleSpec, Mode
@@ -68,6 +68,9 @@ class DesiredRole:
     additional_actions: tuple[str, ...] = ()
     # The settings the spec states; in Audit only these are compared (the rest are defaults).
     declared_settings: frozenset[str] = frozenset()
+    # The user tag keys an earlier Enforce set on the role (status.managedTags): the only tags
+    # Enforce removes once the spec drops them (reconcile.compliance.stale_tags).
+    managed_tag_keys: frozenset[str] = frozenset()
 
     @property
     def role_tags(self) -> dict[str, str]:
@@ -96,11 +99,13 @@ def desired_role(
     owner: Owner,
     catalog: ActionCatalog | None = None,
     grant: Grant | None = None,
+    managed_tags: Iterable[str] = (),
 ) -> DesiredRole:
     """Everything the spec implies; raises SpecError for what the schema cannot check.
 
     `grant` carries the external ID read from a Secret and the guardrails of the role's account
     binding; without one the spec's own external ID and the default guardrails apply.
+    `managed_tags` are the user tag keys an earlier Enforce set (status.managedTags).
     """
     grant = grant or legacy_grant(spec)
     catalog = catalog or default_catalog()
@@ -137,6 +142,7 @@ def desired_role(
         permissions=_permission_documents(required, profile.resource, spec.permissions.delivery),
         additional_actions=_beyond(additional, profile_actions, catalog),
         declared_settings=_declared_settings(spec),
+        managed_tag_keys=frozenset(managed_tags),
     )
 
 

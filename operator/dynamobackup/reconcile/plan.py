@@ -17,6 +17,7 @@ from dynamobackup.reconcile.compliance import (
     drifted_settings,
     foreign_policies,
     is_own_managed_policy,
+    stale_tags,
 )
 from dynamobackup.reconcile.desired import INLINE_POLICY_NAME, MANAGED_POLICY_PATH, DesiredRole
 from dynamobackup.reconcile.observed import (
@@ -101,6 +102,19 @@ class TagRole(_IamOperation):
     @property
     def summary(self) -> str:
         return f"tagged {self.role_name} with {', '.join(sorted(self.tags))}"
+
+
+@dataclass(frozen=True)
+class UntagRole(_IamOperation):
+    """Removes user tags an earlier Enforce set that the spec no longer has (never an ownership
+    tag, never a tag someone else added: see compliance.stale_tags)."""
+
+    role_name: str
+    keys: tuple[str, ...]
+
+    @property
+    def summary(self) -> str:
+        return f"removed tags {', '.join(self.keys)} from {self.role_name}"
 
 
 @dataclass(frozen=True)
@@ -210,6 +224,7 @@ Change = (
     | PutRolePermissionsBoundary
     | DeleteRolePermissionsBoundary
     | TagRole
+    | UntagRole
     | PutRolePolicy
     | DeleteRolePolicy
     | CreatePolicy
@@ -355,6 +370,9 @@ def _tag_changes(desired: DesiredRole, role: ObservedRole) -> Iterator[Change]:
     missing_tags = {k: v for k, v in desired.role_tags.items() if role.tags.get(k) != v}
     if missing_tags:
         yield TagRole(role.name, missing_tags)
+    stale = stale_tags(desired, role)
+    if stale:
+        yield UntagRole(role.name, stale)
 
 
 def _grant_permissions(desired: DesiredRole, role: ObservedRole | None) -> Iterator[Change]:

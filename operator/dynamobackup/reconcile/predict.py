@@ -96,8 +96,8 @@ def _apply(
     """The role after one write to it (CreateRole and CreatePolicy are taken in role_after)."""
     change = write.change
     match change:
-        case p.TagRole():
-            after = replace(role, tags={**role.tags, **change.tags})
+        case p.TagRole() | p.UntagRole():
+            after = replace(role, tags=_tags_after(role, change))
         case p.UpdateAssumeRolePolicy():
             after = replace(role, trust=ObservedDocument(change.document))
         case p.UpdateRole():
@@ -134,6 +134,12 @@ def _apply(
         case _:
             assert_never(change)
     return after
+
+
+def _tags_after(role: ObservedRole, change: p.TagRole | p.UntagRole) -> dict[str, str]:
+    if isinstance(change, p.TagRole):
+        return {**role.tags, **change.tags}
+    return {key: value for key, value in role.tags.items() if key not in change.keys}
 
 
 def _attach(

@@ -20,7 +20,11 @@ from dynamobackup.api.v1alpha1.lifecycle import (
     Cause,
     transition,
 )
-from dynamobackup.reconcile.compliance import ComplianceReport, is_own_managed_policy
+from dynamobackup.reconcile.compliance import (
+    ComplianceReport,
+    is_own_managed_policy,
+    managed_tags,
+)
 from dynamobackup.reconcile.outcome import Failure, Outcome
 
 
@@ -56,6 +60,9 @@ def build_status(
         )
         status.managed_policy_arns = _managed_policy_arns(outcome)
         status.added_actions = list(desired.additional_actions)
+        if outcome.failure is None and outcome.role is not None:
+            # After a failure the record stays as it was (None leaves the field unchanged).
+            status.managed_tags = list(managed_tags(desired, outcome.role))
     if outcome.report is not None:
         _fill_findings(status, outcome.report)
     return status

@@ -259,6 +259,7 @@ STATUS_FIELDS = {
     "lastChanges",
     "addedActions",
     "dangerousActions",
+    "managedTags",
 }
 
 

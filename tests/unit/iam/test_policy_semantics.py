@@ -186,6 +186,7 @@ def test_requests_for_knows_every_kind_of_change() -> None:
     kinds = set(typing.get_args(p.Change))
     simple = {p.UpdateAssumeRolePolicy, p.UpdateRole, p.PutRolePermissionsBoundary}
     simple |= {p.DeleteRolePermissionsBoundary, p.PutRolePolicy, p.DeleteRolePolicy, p.DeleteRole}
+    simple |= {p.UntagRole}
     special = {p.CreateRole, p.CreatePolicy, p.TagRole, p.AttachRolePolicy, p.DetachRolePolicy}
     special |= {p.CreatePolicyVersion, p.DeletePolicyVersion, p.DeletePolicy}
     # A new kind of change needs a decision here about the authorizations it performs.
@@ -203,6 +204,8 @@ def refusals(changes: tuple[p.Change, ...], role: ObservedRole | None, arn: str)
                 refused.append(f"{change.operation}: {request} is {decision.value}")
         if isinstance(change, p.CreateRole | p.TagRole):
             tags.update(change.tags)
+        if isinstance(change, p.UntagRole):
+            tags = {k: v for k, v in tags.items() if k not in change.keys}
     return refused
 
 
@@ -253,6 +256,10 @@ ENFORCE_CASES = {
         as_enforced(spec()),
     ),
     "drop the boundary": (spec(), as_enforced(spec(), permissions_boundary_arn=ADMIN_POLICY)),
+    "untag a tag the spec dropped": (
+        replace(spec(), managed_tag_keys=frozenset({"team", "old"})),
+        as_enforced(spec(), tags={**spec().role_tags, "old": "x"}),
+    ),
 }
 
 

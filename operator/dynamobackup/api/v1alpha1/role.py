@@ -366,7 +366,10 @@ class RoleTemplate(SpecModel):
         max_length=MAX_TAGS,
         description=(
             "Tags to put on the role. Keys starting with dynamobackup.io/ (the operator's "
-            "ownership tags) or aws: are reserved."
+            "ownership tags) or aws: are reserved. In Enforce, a tag whose key is removed from "
+            "this map is removed from the role too, if the operator set it (status.managedTags); "
+            "tags added to the role by other means are left alone. In both modes a tag the "
+            "operator set and the spec no longer has is reported as drift (tags)."
         ),
         json_schema_extra=validations(
             cel(
@@ -586,6 +589,14 @@ class DynamoBackupRoleStatus(StatusModel):
         description=(
             "Role settings that differ from the spec: description, maxSessionDuration, "
             "permissionsBoundaryArn, tags."
+        ),
+    )
+    managed_tags: list[str] | None = Field(
+        default=None,
+        description=(
+            "The spec.tags keys the operator has set on the role. Enforce removes a tag from "
+            "the role once its key leaves spec.tags only if it is listed here: tags added by "
+            "other means are never removed."
         ),
     )
     last_checked_time: datetime | None = Field(
