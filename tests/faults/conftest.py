@@ -13,6 +13,7 @@ import os
 import signal
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -324,10 +325,23 @@ class Scenario:
         problems = []
         for account in (OWN_ACCOUNT, OTHER_ACCOUNT):
             iam = self._iam(account)
-            policies = iam.list_policies(Scope="Local", PathPrefix=POLICY_PATH)["Policies"]
+            pages = iam.get_paginator("list_policies").paginate(
+                Scope="Local", PathPrefix=POLICY_PATH
+            )
+            policies = [policy for page in pages for policy in page["Policies"]]
+            # Counted from the roles: moto's AttachmentCount grows when an AttachRolePolicy is
+            # repeated (a retry after an answer was lost), where IAM's attach is idempotent.
+            attached = Counter(
+                p["PolicyArn"]
+                for page in iam.get_paginator("list_roles").paginate()
+                for role in page["Roles"]
+                for p in iam.list_attached_role_policies(RoleName=role["RoleName"])[
+                    "AttachedPolicies"
+                ]
+            )
             for policy in policies:
-                if policy["AttachmentCount"] != 1:
-                    problems.append(f"{policy['Arn']} attached {policy['AttachmentCount']} times")
+                if attached[policy["Arn"]] != 1:
+                    problems.append(f"{policy['Arn']} attached {attached[policy['Arn']]} times")
                 versions = iam.list_policy_versions(PolicyArn=policy["Arn"])["Versions"]
                 if len(versions) > 1:
                     held = sorted(v["VersionId"] for v in versions)
