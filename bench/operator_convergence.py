@@ -18,6 +18,7 @@ from kubernetes.client import CustomObjectsApi
 from prometheus_client.parser import text_string_to_metric_families
 
 from dynamobackup.api.v1alpha1 import GROUP, PLURAL, VERSION
+from dynamobackup.api.v1alpha1.lifecycle import RECONCILE_REQUEST_ANNOTATION
 from dynamobackup.aws.calls import MUTATING_PREFIXES
 from dynamobackup_devenv import binaries, kube
 from dynamobackup_devenv.controlplane import ControlPlane
@@ -106,11 +107,7 @@ def main(count: int) -> None:
                     NAMESPACE,
                     PLURAL,
                     item["metadata"]["name"],
-                    {
-                        "metadata": {
-                            "annotations": {"dynamobackup.io/reconcile-requested-at": stamp}
-                        }
-                    },
+                    {"metadata": {"annotations": {RECONCILE_REQUEST_ANNOTATION: stamp}}},
                 )
             rechecked = wait_all(api, count, ready_after=stamp)
             recheck_seconds = time.monotonic() - recheck_started

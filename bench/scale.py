@@ -41,6 +41,7 @@ from botocore.exceptions import ClientError
 from kubernetes.client import ApiClient, CustomObjectsApi
 
 from dynamobackup.api.v1alpha1 import GROUP, PLURAL, VERSION, Delivery, DynamoBackupRoleSpec
+from dynamobackup.api.v1alpha1.lifecycle import RECONCILE_REQUEST_ANNOTATION
 from dynamobackup.aws.calls import MUTATING_PREFIXES
 from dynamobackup.reconcile.desired import (
     INLINE_POLICY_NAME,
@@ -56,7 +57,6 @@ from dynamobackup_devenv.moto_server import DUMMY_CREDENTIALS, REGION, MotoServe
 from dynamobackup_devenv.operator_process import OperatorProcess
 
 NAMESPACES = tuple(f"scale-{index}" for index in range(4))
-REQUEST_ANNOTATION = f"{GROUP}/reconcile-requested-at"
 MIB = 1024 * 1024
 
 
@@ -143,7 +143,7 @@ def measure_operator(
     stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     time.sleep(1.1)  # lastCheckedTime has whole-second precision: later checks compare greater
     recheck_started = time.monotonic()
-    annotation = {"metadata": {"annotations": {REQUEST_ANNOTATION: stamp}}}
+    annotation = {"metadata": {"annotations": {RECONCILE_REQUEST_ANNOTATION: stamp}}}
     _in_parallel(
         lambda key: objects.patch_namespaced_custom_object(
             GROUP, VERSION, key[0], PLURAL, key[1], annotation

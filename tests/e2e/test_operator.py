@@ -8,6 +8,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from dynamobackup.api.v1alpha1.lifecycle import RECONCILE_REQUEST_ANNOTATION
 from dynamobackup.policy.profiles import load_profile, newest_version
 from dynamobackup_devenv import binaries
 from dynamobackup_devenv.controlplane import Cluster
@@ -46,9 +47,7 @@ def reason(status: dict[str, Any]) -> str:
 
 def request_recheck(dbr: DbrClient, name: str) -> None:
     stamp = datetime.now(UTC).isoformat()
-    dbr.patch(
-        name, {"metadata": {"annotations": {"dynamobackup.io/reconcile-requested-at": stamp}}}
-    )
+    dbr.patch(name, {"metadata": {"annotations": {RECONCILE_REQUEST_ANNOTATION: stamp}}})
 
 
 def checked_after(previous: str) -> Any:

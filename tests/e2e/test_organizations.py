@@ -24,6 +24,7 @@ from kubernetes.client import ApiClient, CustomObjectsApi
 from kubernetes.client.exceptions import ApiException
 
 from dynamobackup.api.v1alpha1 import ACCOUNT, GROUP, ORGANIZATION, ROLE_SET, VERSION
+from dynamobackup.api.v1alpha1.lifecycle import RECONCILE_REQUEST_ANNOTATION
 from dynamobackup_devenv import kube
 from dynamobackup_devenv.browser import Browser
 from dynamobackup_devenv.controlplane import Cluster
@@ -137,7 +138,7 @@ class Fleet:
 
     def rediscover(self) -> None:
         stamp = datetime.now(UTC).isoformat()
-        patch = {"metadata": {"annotations": {"dynamobackup.io/reconcile-requested-at": stamp}}}
+        patch = {"metadata": {"annotations": {RECONCILE_REQUEST_ANNOTATION: stamp}}}
         self.objects.patch_cluster_custom_object(
             GROUP, VERSION, ORGANIZATION.plural, self.source, patch
         )

@@ -22,6 +22,7 @@ import pytest
 from kubernetes.client import ApiClient, CoreV1Api, CustomObjectsApi
 
 from dynamobackup.api.v1alpha1 import ACCOUNT, GROUP, VERSION
+from dynamobackup.api.v1alpha1.lifecycle import RECONCILE_REQUEST_ANNOTATION
 from dynamobackup_devenv import kube
 from dynamobackup_devenv.controlplane import Cluster
 from dynamobackup_devenv.moto_server import AwsHelper, MotoServer
@@ -234,9 +235,7 @@ def trust_text(tenancy: Tenancy, account: str, role: str) -> str:
 
 def request_recheck(roles: DbrClient, name: str) -> None:
     stamp = datetime.now(UTC).isoformat()
-    roles.patch(
-        name, {"metadata": {"annotations": {"dynamobackup.io/reconcile-requested-at": stamp}}}
-    )
+    roles.patch(name, {"metadata": {"annotations": {RECONCILE_REQUEST_ANNOTATION: stamp}}})
 
 
 def test_an_external_id_from_a_secret_reaches_the_trust_policy_rotates_and_leaks_nowhere(

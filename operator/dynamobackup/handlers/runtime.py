@@ -22,10 +22,10 @@ from dynamobackup.reconcile.shard import Shard
 from dynamobackup.reconcile.tenancy import TenancySettings
 
 # kopf's bookkeeping gets a prefix of its own: kopf hides every annotation under its storage
-# prefix from change detection, and dynamobackup.io/reconcile-requested-at must stay visible.
+# prefix from change detection, and RECONCILE_REQUEST_ANNOTATION (api.v1alpha1.lifecycle) must
+# stay visible.
 KOPF_ANNOTATION_PREFIX = f"operator.{GROUP}"
 FINALIZER = f"{GROUP}/finalizer"
-RECONCILE_REQUEST_ANNOTATION = f"{GROUP}/reconcile-requested-at"
 
 
 @dataclass(frozen=True)

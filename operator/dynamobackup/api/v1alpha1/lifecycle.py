@@ -16,6 +16,10 @@ from dynamobackup.api.v1alpha1.common import GROUP, ConditionStatus
 # role, for instance when the account is gone for good. Without it the finalizer stays until the
 # role and the operator's own policies are deleted.
 ABANDON_ANNOTATION = f"{GROUP}/abandon-on-delete"
+# A person (or a script) sets this annotation, to any new value such as the time, to have an object
+# reconciled now instead of at its next interval: any change of an annotation outside kopf's own
+# prefix (handlers.runtime.KOPF_ANNOTATION_PREFIX) fires the update handlers.
+RECONCILE_REQUEST_ANNOTATION = f"{GROUP}/reconcile-requested-at"
 
 
 class Cause(StrEnum):

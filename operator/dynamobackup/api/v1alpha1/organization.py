@@ -50,6 +50,7 @@ from dynamobackup.api.v1alpha1.common import (
     validate_model,
     validations,
 )
+from dynamobackup.api.v1alpha1.lifecycle import RECONCILE_REQUEST_ANNOTATION
 from dynamobackup.api.v1alpha1.role import Operation
 
 KIND = "DynamoBackupOrganization"
@@ -250,7 +251,7 @@ class DynamoBackupOrganizationSpec(SpecModel):
         default=DEFAULT_INTERVAL,
         description=(
             "How often the organisation is read again, like 30m or 1h; 10s to 24h. Annotate "
-            "the object with dynamobackup.io/reconcile-requested-at to read it now."
+            f"the object with {RECONCILE_REQUEST_ANNOTATION} to read it now."
         ),
         json_schema_extra=validations(
             cel(
