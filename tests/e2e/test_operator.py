@@ -173,6 +173,32 @@ def test_enforce_repairs_drift_on_the_next_timer(dbr: DbrClient, aws: AwsHelper)
     assert len(repairs) == 1 and "replaced the trust policy" in repairs[0]["message"], repairs
 
 
+def test_a_tag_dropped_from_the_spec_leaves_the_role_but_a_tag_added_by_hand_stays(
+    dbr: DbrClient, aws: AwsHelper
+) -> None:
+    name = role_name()
+    iam = aws.client("iam")
+    tags = {"team": "storage", "cost-center": "42"}
+    # An hour between drift checks: the untag can only come from the spec change.
+    dbr.create("tagged", spec(name, tags=tags, driftCheckInterval="1h"))
+    created = dbr.wait_status("tagged", ready, what="Ready=True")
+    assert created["managedTags"] == ["cost-center", "team"]
+    iam.tag_role(RoleName=name, Tags=[{"Key": "by-hand", "Value": "x"}])
+
+    dbr.patch("tagged", {"spec": {"tags": {"cost-center": None}}})
+    untagged = dbr.wait_status(
+        "tagged",
+        lambda s: s.get("observedGeneration") == 2 and ready(s),
+        what="the untag",
+    )
+    assert untagged["lastChanges"] == [f"removed tags cost-center from {name}"]
+    assert untagged["managedTags"] == ["team"]
+    on_role = {t["Key"]: t["Value"] for t in iam.get_role(RoleName=name)["Role"]["Tags"]}
+    assert "cost-center" not in on_role
+    assert on_role["team"] == "storage" and on_role["by-hand"] == "x"
+    assert on_role["dynamobackup.io/name"] == "tagged"
+
+
 def test_audit_reports_exactly_what_is_wrong_and_never_writes(
     dbr: DbrClient, aws: AwsHelper
 ) -> None:
