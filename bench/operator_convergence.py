@@ -19,8 +19,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from dynamobackup.api.v1alpha1 import GROUP, PLURAL, VERSION
 from dynamobackup.api.v1alpha1.lifecycle import RECONCILE_REQUEST_ANNOTATION
-from dynamobackup.aws.calls import MUTATING_PREFIXES
 from dynamobackup_devenv import binaries, kube
+from dynamobackup_devenv.aws_calls import mutating
 from dynamobackup_devenv.controlplane import ControlPlane
 from dynamobackup_devenv.demo import CRD_FILE, kubectl
 from dynamobackup_devenv.moto_server import MotoServer
@@ -70,8 +70,8 @@ def aws_calls(operator: OperatorProcess) -> dict[str, float]:
     return calls
 
 
-def mutating(calls: dict[str, float]) -> float:
-    return sum(n for op, n in calls.items() if op.startswith(MUTATING_PREFIXES))
+def mutating_calls(calls: dict[str, float]) -> float:
+    return sum(mutating(calls).values())
 
 
 def main(count: int) -> None:
@@ -115,7 +115,7 @@ def main(count: int) -> None:
 
     create_calls = [i["status"]["awsCalls"] for i in created]
     steady_calls = [i["status"]["awsCalls"] for i in rechecked]
-    steady_mutating = mutating(after_recheck) - mutating(after_create)
+    steady_mutating = mutating_calls(after_recheck) - mutating_calls(after_create)
     print(f"| resources | {count} |")
     print(
         f"| seconds to converge {count} new resources (create to all Ready) | {converge_seconds:.1f} |"

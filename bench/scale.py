@@ -42,7 +42,6 @@ from kubernetes.client import ApiClient, CustomObjectsApi
 
 from dynamobackup.api.v1alpha1 import GROUP, PLURAL, VERSION, Delivery, DynamoBackupRoleSpec
 from dynamobackup.api.v1alpha1.lifecycle import RECONCILE_REQUEST_ANNOTATION
-from dynamobackup.aws.calls import MUTATING_PREFIXES
 from dynamobackup.reconcile.desired import (
     INLINE_POLICY_NAME,
     MANAGED_POLICY_PATH,
@@ -51,6 +50,7 @@ from dynamobackup.reconcile.desired import (
 )
 from dynamobackup.reconcile.ownership import Owner
 from dynamobackup_devenv import binaries, fleet, kube
+from dynamobackup_devenv.aws_calls import mutating
 from dynamobackup_devenv.controlplane import ControlPlane
 from dynamobackup_devenv.demo import CRD_DIR, kubectl
 from dynamobackup_devenv.moto_server import DUMMY_CREDENTIALS, REGION, MotoServer
@@ -349,7 +349,7 @@ def print_table(result: dict[str, Any]) -> None:
         calls = ours["aws_calls"]
         # Lease renewals (kube-apiserver's own, a leader's) are per process and time, not per object.
         writes = {k: v for k, v in ours["kube_writes"].items() if not k.endswith(" leases")}
-        mutating = sum(n for op, n in calls.items() if op.startswith(MUTATING_PREFIXES))
+        writes_to_aws = sum(mutating(calls).values())
         rows = [
             (f"{title}: seconds (bound)", f"{ours['seconds']:.1f} ({bound['seconds']:.1f})"),
             (f"{title}: ratio to the bound", f"{ours['seconds'] / bound['seconds']:.2f}"),
@@ -359,7 +359,7 @@ def print_table(result: dict[str, Any]) -> None:
                 f"{sum(bound['aws_calls'].values()) / count:.2f}",
             ),
             (f"{title}: AssumeRole calls", str(calls.get("AssumeRole", 0))),
-            (f"{title}: mutating AWS calls", str(mutating)),
+            (f"{title}: mutating AWS calls", str(writes_to_aws)),
             (f"{title}: Kubernetes writes per object", f"{sum(writes.values()) / count:.2f}"),
             (f"{title}: Kubernetes writes", _spelled(writes)),
             (f"{title}: AWS calls", _spelled(calls)),

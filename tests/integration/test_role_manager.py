@@ -17,6 +17,7 @@ from dynamobackup.policy.normalize import same_meaning
 from dynamobackup.reconcile.desired import INLINE_POLICY_NAME
 from dynamobackup.reconcile.ownership import Owner
 from dynamobackup.reconcile.status import build_status
+from dynamobackup_devenv.aws_calls import mutating
 from dynamobackup_devenv.moto_server import AwsHelper
 
 ACCOUNT = "123456789012"
@@ -68,7 +69,7 @@ def test_enforce_creates_a_compliant_role_then_changes_nothing(
     with counting() as log:
         second = manager.reconcile(spec, OWNER)
     assert second.ready and second.applied == ()
-    assert log.mutating == {}
+    assert mutating(log.by_operation) == {}
     # GetRole, ListRolePolicies, GetRolePolicy, ListAttachedRolePolicies; STS identity is cached.
     assert second.aws_calls == 4, log.by_operation
 
@@ -84,7 +85,7 @@ def test_audit_never_writes_and_reports_drift(manager: RoleManager, iam: Any) ->
     )
     with counting() as log:
         outcome = manager.reconcile(make_spec(mode="Audit"), OWNER)
-    assert log.mutating == {}
+    assert mutating(log.by_operation) == {}
     assert outcome.report is not None and outcome.report.permissions.missing == (
         "sqs:ReceiveMessage",
     )
@@ -197,7 +198,7 @@ def test_unowned_role_is_refused_unless_adopted(manager: RoleManager, iam: Any) 
         refused = manager.reconcile(make_spec(), OWNER)
     assert refused.failure is not None and refused.failure.reason == "RoleNotOwned"
     assert "adoptExisting" in refused.failure.message
-    assert log.mutating == {}
+    assert mutating(log.by_operation) == {}
     assert refused.report is not None and len(refused.report.permissions.missing) == 49
 
     adopted = manager.reconcile(make_spec(adoptExisting=True), OWNER)
@@ -419,7 +420,7 @@ def test_a_version_an_interrupted_publish_left_is_removed(
     assert _versions(iam, arn) == ["v2"]
     with counting() as log:
         again = checker.reconcile(managed, OWNER)
-    assert again.applied == () and log.mutating == {}
+    assert again.applied == () and mutating(log.by_operation) == {}
 
 
 def test_deletion_removes_own_policies_an_interruption_left_detached(

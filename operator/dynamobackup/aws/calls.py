@@ -26,21 +26,6 @@ THROTTLING_CODES = frozenset(
 )
 
 
-MUTATING_PREFIXES = (
-    "Create",
-    "Put",
-    "Update",
-    "Delete",
-    "Attach",
-    "Detach",
-    "Tag",
-    "Untag",
-    "Remove",
-    "Add",
-    "Set",
-)
-
-
 @dataclass
 class CallLog:
     """The calls made inside a `counting()` block (nested blocks also count in the outer ones)."""
@@ -54,11 +39,6 @@ class CallLog:
         self.by_operation[operation] = self.by_operation.get(operation, 0) + 1
         if self.parent is not None:
             self.parent.record(operation)
-
-    @property
-    def mutating(self) -> dict[str, int]:
-        """Calls that change AWS state, by operation name (IAM and STS name them by verb)."""
-        return {op: n for op, n in self.by_operation.items() if op.startswith(MUTATING_PREFIXES)}
 
 
 _current: ContextVar[CallLog | None] = ContextVar("dynamobackup_call_log", default=None)
