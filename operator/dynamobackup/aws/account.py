@@ -89,7 +89,6 @@ class AccountSnapshot:
             # A policy's ARN ends in its name (moto leaves PolicyName out of this listing).
             name=detail.get("PolicyName") or arn.rsplit("/", 1)[-1],
             path=detail.get("Path", "/"),
-            default_version_id=version,
             document=document,
             tags=tags or {},
             stale_versions=tuple(v["VersionId"] for v in versions if v.get("VersionId") != version),

@@ -64,8 +64,8 @@ class PlanApplier:
                 self.iam.delete_role_policy, RoleName=c.role_name, PolicyName=c.policy_name
             ),
             p.CreatePolicy: self._create_policy,
-            p.CreatePolicyVersion: lambda c: Written(
-                c, version_id=self._publish_version(c.policy_arn, c.document.to_json())
+            p.CreatePolicyVersion: lambda c: self._publish_version(
+                c.policy_arn, c.document.to_json()
             ),
             p.DeletePolicyVersion: lambda c: _ignore_missing(
                 self.iam.delete_policy_version, PolicyArn=c.policy_arn, VersionId=c.version_id
@@ -102,7 +102,7 @@ class PlanApplier:
     def _create_policy(self, change: p.CreatePolicy) -> Written:
         document = change.document.to_json()
         try:
-            response = self.iam.create_policy(
+            self.iam.create_policy(
                 PolicyName=change.name,
                 Path=change.path,
                 PolicyDocument=document,
@@ -115,7 +115,7 @@ class PlanApplier:
             self._reuse_existing_policy(change)
             return Written(change, exact=False)
         self.cache.remember_tags(change.arn, change.tags)
-        return Written(change, version_id=response["Policy"].get("DefaultVersionId"))
+        return Written(change)
 
     def _reuse_existing_policy(self, change: p.CreatePolicy) -> None:
         """A previous reconcile created the policy but stopped before attaching it."""

@@ -128,7 +128,6 @@ def _observe_boundary(iam: Any, arn: str, cache: PolicyDocumentCache) -> Observe
         arn=arn,
         name=arn.rsplit("/", 1)[-1],
         path="",
-        default_version_id="",
         document=ObservedDocument(None, f"the permissions boundary {arn} does not exist"),
         exists=False,
     )
@@ -175,7 +174,6 @@ def observe_managed_policy(iam: Any, arn: str, cache: PolicyDocumentCache) -> Ob
         arn=arn,
         name=policy["PolicyName"],
         path=path,
-        default_version_id=version,
         document=document,
         tags=tags,
         stale_versions=_stale_versions(iam, arn, version, cache)

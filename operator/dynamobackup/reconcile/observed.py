@@ -51,7 +51,6 @@ class ObservedManagedPolicy:
     arn: str
     name: str
     path: str
-    default_version_id: str
     document: ObservedDocument
     tags: Mapping[str, str] = field(default_factory=dict)
     # Versions IAM still holds besides the default: an interrupted publish leaves the old one

@@ -27,7 +27,6 @@ class Written:
     change: p.Change
     role_arn: str | None = None  # CreateRole
     role_id: str | None = None  # CreateRole
-    version_id: str | None = None  # CreatePolicy, CreatePolicyVersion
     # False when the write did something other than the change says (an existing policy reused).
     exact: bool = True
 
@@ -44,7 +43,7 @@ def role_after(before: ObservedRole | None, written: Iterable[Written]) -> Obser
             if not write.exact:
                 raise _Unknown
             if isinstance(write.change, p.CreatePolicy):
-                created[write.change.arn] = _new_policy(write.change, write.version_id)
+                created[write.change.arn] = _new_policy(write.change)
                 continue
             if isinstance(write.change, p.CreateRole):
                 role = _new_role(write)
@@ -77,14 +76,11 @@ def _new_role(write: Written) -> ObservedRole:
     )
 
 
-def _new_policy(change: p.CreatePolicy, version: str | None) -> ObservedManagedPolicy:
-    if version is None:
-        raise _Unknown
+def _new_policy(change: p.CreatePolicy) -> ObservedManagedPolicy:
     return ObservedManagedPolicy(
         arn=change.arn,
         name=change.name,
         path=change.path,
-        default_version_id=version,
         document=ObservedDocument(change.document),
         tags=dict(change.tags),
     )
@@ -118,7 +114,7 @@ def _apply(
             attached = tuple(a for a in role.attached_policies if a.arn != change.policy_arn)
             after = replace(role, attached_policies=attached)
         case p.CreatePolicyVersion():
-            after = _new_version(role, change, write.version_id)
+            after = _new_version(role, change)
         case p.DeletePolicyVersion():
             after = _without_version(role, change)
         case p.DeletePolicy():
@@ -151,15 +147,11 @@ def _attach(
     return replace(role, attached_policies=(*role.attached_policies, policy))
 
 
-def _new_version(
-    role: ObservedRole, change: p.CreatePolicyVersion, version: str | None
-) -> ObservedRole:
-    if version is None or change.policy_arn not in {a.arn for a in role.attached_policies}:
+def _new_version(role: ObservedRole, change: p.CreatePolicyVersion) -> ObservedRole:
+    if change.policy_arn not in {a.arn for a in role.attached_policies}:
         raise _Unknown
     attached = tuple(
-        replace(a, default_version_id=version, document=ObservedDocument(change.document))
-        if a.arn == change.policy_arn
-        else a
+        replace(a, document=ObservedDocument(change.document)) if a.arn == change.policy_arn else a
         for a in role.attached_policies
     )
     return replace(role, attached_policies=attached)

@@ -147,7 +147,6 @@ def own_managed(desired: DesiredRole) -> ObservedManagedPolicy:
         arn=desired.managed_policy_arn(1),
         name=desired.managed_policy_name(1),
         path="/dynamobackup/",
-        default_version_id="v1",
         document=ObservedDocument(desired.permissions[0]),
         tags=desired.owner.tags(),
     )

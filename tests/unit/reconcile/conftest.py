@@ -63,7 +63,6 @@ def observed_from(desired: DesiredRole, **changes: Any) -> ObservedRole:
                 arn=desired.managed_policy_arn(i),
                 name=desired.managed_policy_name(i),
                 path=MANAGED_POLICY_PATH,
-                default_version_id="v1",
                 document=as_iam_returns(doc),
                 tags=desired.owner.tags(),
             )

@@ -133,7 +133,6 @@ def test_boundary_and_unreadable_policies_count(desired: DesiredRole) -> None:
         arn="arn:aws:iam::123456789012:policy/boundary",
         name="boundary",
         path="/",
-        default_version_id="v1",
         document=ObservedDocument(
             parse_document(
                 {"Statement": [{"Effect": "Allow", "Action": "dynamodb:*", "Resource": "*"}]}

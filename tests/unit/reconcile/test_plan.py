@@ -104,7 +104,6 @@ def test_foreign_policies_stay_unless_exclusive(desired: DesiredRole) -> None:
         arn="arn:aws:iam::aws:policy/ReadOnlyAccess",
         name="ReadOnlyAccess",
         path="/",
-        default_version_id="v9",
         document=foreign_inline,
     )
     role = observed_from(desired, attached_policies=(foreign_managed,))
@@ -198,7 +197,6 @@ def test_deletion_deletes_only_our_policies(desired: DesiredRole) -> None:
         arn="arn:aws:iam::123456789012:policy/shared",
         name="shared",
         path="/",
-        default_version_id="v1",
         document=role.attached_policies[0].document,
     )
     role = replace(
@@ -238,7 +236,7 @@ def test_deletion_is_blocked_for_roles_not_ours_or_in_use() -> None:
 def test_versions_an_interrupted_publish_left_are_deleted_only_from_our_policies() -> None:
     managed = desired_role(make_spec(permissions={"delivery": "Managed"}), OWNER)
     role = observed_from(managed)
-    ours = replace(role.attached_policies[0], default_version_id="v3", stale_versions=("v1", "v2"))
+    ours = replace(role.attached_policies[0], stale_versions=("v1", "v2"))
     arn = ours.arn
     assert p.plan_changes(managed, replace(role, attached_policies=(ours,))).changes == (
         p.DeletePolicyVersion(arn, "v1"),

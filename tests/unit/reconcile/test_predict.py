@@ -23,7 +23,7 @@ def responses(changes: tuple[p.Change, ...]) -> list[Written]:
             arn = f"arn:aws:iam::123456789012:role{change.path}{change.name}"
             written.append(Written(change, role_arn=arn, role_id="AROAEXAMPLE"))
         elif isinstance(change, p.CreatePolicy | p.CreatePolicyVersion):
-            written.append(Written(change, version_id="v1"))
+            written.append(Written(change))
         else:
             written.append(Written(change))
     return written
