@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, assert_never
 
 from botocore.exceptions import ClientError
 
@@ -32,6 +32,21 @@ def _ignore_missing(call: Callable[..., Any], **arguments: Any) -> None:
             raise
 
 
+# What a change writes to besides creating: the role itself, the policies on the role, or one of
+# the operator's managed policies.
+_RoleWrite = (
+    p.UpdateAssumeRolePolicy
+    | p.UpdateRole
+    | p.PutRolePermissionsBoundary
+    | p.DeleteRolePermissionsBoundary
+    | p.TagRole
+    | p.UntagRole
+    | p.DeleteRole
+)
+_RolePolicyWrite = p.PutRolePolicy | p.DeleteRolePolicy | p.AttachRolePolicy | p.DetachRolePolicy
+_ManagedPolicyWrite = p.CreatePolicyVersion | p.DeletePolicyVersion | p.DeletePolicy
+
+
 class PlanApplier:
     """Applies Changes in one account, with the context (owner, cache) some of them need."""
 
@@ -39,51 +54,107 @@ class PlanApplier:
         self.iam = iam
         self.owner = owner
         self.cache = cache
-        self._handlers: dict[type[p.Change], Callable[[Any], Any]] = {
-            p.CreateRole: self._create_role,
-            p.UpdateAssumeRolePolicy: lambda c: self.iam.update_assume_role_policy(
-                RoleName=c.role_name, PolicyDocument=c.document.to_json()
-            ),
-            p.UpdateRole: lambda c: self.iam.update_role(
-                RoleName=c.role_name,
-                Description=c.description,
-                MaxSessionDuration=c.max_session_duration,
-            ),
-            p.PutRolePermissionsBoundary: lambda c: self.iam.put_role_permissions_boundary(
-                RoleName=c.role_name, PermissionsBoundary=c.policy_arn
-            ),
-            p.DeleteRolePermissionsBoundary: lambda c: _ignore_missing(
-                self.iam.delete_role_permissions_boundary, RoleName=c.role_name
-            ),
-            p.TagRole: lambda c: self.iam.tag_role(RoleName=c.role_name, Tags=_tag_list(c.tags)),
-            p.UntagRole: lambda c: self.iam.untag_role(RoleName=c.role_name, TagKeys=list(c.keys)),
-            p.PutRolePolicy: lambda c: self.iam.put_role_policy(
-                RoleName=c.role_name, PolicyName=c.policy_name, PolicyDocument=c.document.to_json()
-            ),
-            p.DeleteRolePolicy: lambda c: _ignore_missing(
-                self.iam.delete_role_policy, RoleName=c.role_name, PolicyName=c.policy_name
-            ),
-            p.CreatePolicy: self._create_policy,
-            p.CreatePolicyVersion: lambda c: self._publish_version(
-                c.policy_arn, c.document.to_json()
-            ),
-            p.DeletePolicyVersion: lambda c: _ignore_missing(
-                self.iam.delete_policy_version, PolicyArn=c.policy_arn, VersionId=c.version_id
-            ),
-            p.AttachRolePolicy: lambda c: self.iam.attach_role_policy(
-                RoleName=c.role_name, PolicyArn=c.policy_arn
-            ),
-            p.DetachRolePolicy: lambda c: _ignore_missing(
-                self.iam.detach_role_policy, RoleName=c.role_name, PolicyArn=c.policy_arn
-            ),
-            p.DeletePolicy: self._delete_policy,
-            p.DeleteRole: lambda c: _ignore_missing(self.iam.delete_role, RoleName=c.role_name),
-        }
 
     def apply(self, change: p.Change) -> Written:
-        """Performs the change; what IAM's response said that the role's new state depends on."""
-        result = self._handlers[type(change)](change)
-        return result if isinstance(result, Written) else Written(change)
+        """Performs the change; what IAM's response said that the role's new state depends on.
+
+        Each match ends in `assert_never`: a kind of change added to the plan and not handled
+        here is a type error (mypy), not a failure at run time.
+        """
+        match change:
+            case p.CreateRole():
+                return self._create_role(change)
+            case p.CreatePolicy():
+                return self._create_policy(change)
+            case (
+                p.UpdateAssumeRolePolicy()
+                | p.UpdateRole()
+                | p.PutRolePermissionsBoundary()
+                | p.DeleteRolePermissionsBoundary()
+                | p.TagRole()
+                | p.UntagRole()
+                | p.DeleteRole()
+            ):
+                self._write_role(change)
+            case (
+                p.PutRolePolicy()
+                | p.DeleteRolePolicy()
+                | p.AttachRolePolicy()
+                | p.DetachRolePolicy()
+            ):
+                self._write_role_policy(change)
+            case p.CreatePolicyVersion() | p.DeletePolicyVersion() | p.DeletePolicy():
+                self._write_managed_policy(change)
+            case _:
+                assert_never(change)
+        return Written(change)
+
+    def _write_role(self, change: _RoleWrite) -> None:
+        iam = self.iam
+        match change:
+            case p.UpdateAssumeRolePolicy():
+                iam.update_assume_role_policy(
+                    RoleName=change.role_name, PolicyDocument=change.document.to_json()
+                )
+            case p.UpdateRole():
+                iam.update_role(
+                    RoleName=change.role_name,
+                    Description=change.description,
+                    MaxSessionDuration=change.max_session_duration,
+                )
+            case p.PutRolePermissionsBoundary():
+                iam.put_role_permissions_boundary(
+                    RoleName=change.role_name, PermissionsBoundary=change.policy_arn
+                )
+            case p.DeleteRolePermissionsBoundary():
+                _ignore_missing(iam.delete_role_permissions_boundary, RoleName=change.role_name)
+            case p.TagRole():
+                iam.tag_role(RoleName=change.role_name, Tags=_tag_list(change.tags))
+            case p.UntagRole():
+                iam.untag_role(RoleName=change.role_name, TagKeys=list(change.keys))
+            case p.DeleteRole():
+                _ignore_missing(iam.delete_role, RoleName=change.role_name)
+            case _:
+                assert_never(change)
+
+    def _write_role_policy(self, change: _RolePolicyWrite) -> None:
+        iam = self.iam
+        match change:
+            case p.PutRolePolicy():
+                iam.put_role_policy(
+                    RoleName=change.role_name,
+                    PolicyName=change.policy_name,
+                    PolicyDocument=change.document.to_json(),
+                )
+            case p.DeleteRolePolicy():
+                _ignore_missing(
+                    iam.delete_role_policy,
+                    RoleName=change.role_name,
+                    PolicyName=change.policy_name,
+                )
+            case p.AttachRolePolicy():
+                iam.attach_role_policy(RoleName=change.role_name, PolicyArn=change.policy_arn)
+            case p.DetachRolePolicy():
+                _ignore_missing(
+                    iam.detach_role_policy, RoleName=change.role_name, PolicyArn=change.policy_arn
+                )
+            case _:
+                assert_never(change)
+
+    def _write_managed_policy(self, change: _ManagedPolicyWrite) -> None:
+        match change:
+            case p.CreatePolicyVersion():
+                self._publish_version(change.policy_arn, change.document.to_json())
+            case p.DeletePolicyVersion():
+                _ignore_missing(
+                    self.iam.delete_policy_version,
+                    PolicyArn=change.policy_arn,
+                    VersionId=change.version_id,
+                )
+            case p.DeletePolicy():
+                self._delete_policy(change)
+            case _:
+                assert_never(change)
 
     def _create_role(self, change: p.CreateRole) -> Written:
         arguments: dict[str, Any] = {
@@ -129,8 +200,8 @@ class PlanApplier:
         if current is None or not same_meaning(current, change.document):
             self._publish_version(arn, change.document.to_json())
 
-    def _publish_version(self, arn: str, document: str) -> str | None:
-        """A new default version, then the old ones pruned (IAM keeps at most five); its ID."""
+    def _publish_version(self, arn: str, document: str) -> None:
+        """A new default version, then the old ones pruned (IAM keeps at most five)."""
         try:
             response = self.iam.create_policy_version(
                 PolicyArn=arn, PolicyDocument=document, SetAsDefault=True
@@ -146,7 +217,6 @@ class PlanApplier:
         self._prune_versions(arn)
         if version:
             self.cache.mark_versions_pruned(arn, version)
-        return version
 
     def _prune_versions(self, arn: str) -> None:
         versions = self.iam.list_policy_versions(PolicyArn=arn)["Versions"]
