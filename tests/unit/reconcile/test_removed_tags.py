@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from dynamobackup.api.v1alpha1 import DynamoBackupRoleStatus
+from dynamobackup.api.v1alpha1 import MAX_TAGS, DynamoBackupRoleStatus
 from dynamobackup.policy.catalog import default_catalog
 from dynamobackup.reconcile import plan as p
 from dynamobackup.reconcile.compliance import assess, managed_tags
@@ -91,3 +91,12 @@ def test_the_status_keeps_the_record_when_a_reconcile_fails() -> None:
     failed = replace(done, failure=Failure("Throttling", "slow down", retryable=True))
     status = build_status(DynamoBackupRoleStatus(managed_tags=["old"]), failed, 1)
     assert "managedTags" not in status.to_patch()  # the merge patch leaves the record as it was
+
+
+def test_the_most_tags_the_spec_admits_fit_iam_with_the_ownership_tags() -> None:
+    # IAM allows 50 tags per role: the record of managed keys must not take a tag of its own.
+    most = {f"key-{index}": "v" for index in range(MAX_TAGS)}
+    desired = desired_role(make_spec(tags=most), OWNER, managed_tags=tuple(most))
+    assert len(desired.role_tags) == 50
+    create = p.plan_changes(desired, None).changes[0]
+    assert isinstance(create, p.CreateRole) and len(create.tags) == 50

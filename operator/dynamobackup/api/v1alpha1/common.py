@@ -32,7 +32,8 @@ API_VERSION = f"{GROUP}/{VERSION}"
 # `dynamobackup.io/...` tags, and AWS rejects user tags starting with `aws:`.
 OWNERSHIP_TAG_PREFIX = f"{GROUP}/"
 RESERVED_TAG_PREFIXES = (OWNERSHIP_TAG_PREFIX, "aws:")
-# IAM allows 50 tags per role (tagListType); the operator's 3 ownership tags take 3 of them.
+# IAM allows 50 tags per role (tagListType); the operator's 3 ownership tags take 3 of them. It
+# keeps no other tag on the role: which user tags it manages is recorded in status.managedTags.
 MAX_TAGS = 47
 
 # `\w` and `\d` are avoided because they are Unicode-aware in Rust but

@@ -594,9 +594,10 @@ class DynamoBackupRoleStatus(StatusModel):
     managed_tags: list[str] | None = Field(
         default=None,
         description=(
-            "The spec.tags keys the operator has set on the role. Enforce removes a tag from "
-            "the role once its key leaves spec.tags only if it is listed here: tags added by "
-            "other means are never removed."
+            "The spec.tags keys the operator enforces on the role: those Enforce set, or found "
+            "already set to the spec's value. Enforce removes a tag from the role once its key "
+            "leaves spec.tags only if it is listed here: tags added by other means are never "
+            "removed."
         ),
     )
     last_checked_time: datetime | None = Field(
