@@ -55,6 +55,11 @@ def reconcile_object(
         _reconcile_locked(runtime, body, trigger, bindings, namespaces, snapshot=snapshot)
 
 
+def _being_deleted(runtime: Runtime, body: kopf.Body) -> bool:
+    """The deletion owns the object now: a check would recreate what it removes."""
+    return bool(body.meta.get("deletionTimestamp")) or runtime.is_deleting(body.meta.uid)
+
+
 def check_drift(
     runtime: Runtime,
     body: kopf.Body,
@@ -108,11 +113,14 @@ def delete_object(
         runtime.forget(body.meta.uid, namespace, name)
         return
     owner = Owner(namespace, name)
-    outcome = (
-        Outcome(checked_at=datetime.now(UTC), failure=granted)
-        if isinstance(granted, Failure)
-        else runtime.manager.delete(spec, owner, granted)
-    )
+    runtime.begin_deletion(body.meta.uid)
+    # Waits for a check already under way: it started before the deletion and may still write.
+    with runtime.lock_for(body.meta.uid):
+        outcome = (
+            Outcome(checked_at=datetime.now(UTC), failure=granted)
+            if isinstance(granted, Failure)
+            else runtime.manager.delete(spec, owner, granted)
+        )
     failure = outcome.failure
     if failure is None or failure.reason in ("RoleNotOwned", "RoleOwnedByAnotherResource"):
         post_outcome_events(body, previous, outcome)
@@ -174,6 +182,8 @@ def _reconcile_locked(
     *,
     snapshot: AccountSnapshot | None = None,
 ) -> None:
+    if _being_deleted(runtime, body):
+        return
     started = time.monotonic()
     previous = DynamoBackupRoleStatus.parse(body.get("status"))
     spec = _parse_spec(body)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -26,6 +26,9 @@ from dynamobackup.reconcile.tenancy import TenancySettings
 # stay visible.
 KOPF_ANNOTATION_PREFIX = f"operator.{GROUP}"
 FINALIZER = f"{GROUP}/finalizer"
+
+
+DELETIONS_REMEMBERED = 10_000
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,20 @@ class Runtime:
         self._missing_counts: Counter[tuple[str, str]] = Counter()
         # The timer may see a body older than our last status patch; this memory is never stale.
         self._last_checked: dict[str, tuple[datetime, int | None]] = {}
+        # Objects whose deletion began. A check that started from an older body (a sweep, a
+        # batched re-check) must not recreate the role the deletion removes; uids are never
+        # reused, so a bounded memory of the latest ones is enough.
+        self._deleting: OrderedDict[str, None] = OrderedDict()
+
+    def begin_deletion(self, uid: str) -> None:
+        with self._guard:
+            self._deleting[uid] = None
+            while len(self._deleting) > DELETIONS_REMEMBERED:
+                self._deleting.popitem(last=False)
+
+    def is_deleting(self, uid: str) -> bool:
+        with self._guard:
+            return uid in self._deleting
 
     def lock_for(self, uid: str) -> threading.Lock:
         """One reconcile at a time per object: the timer and change handlers run concurrently."""

@@ -42,6 +42,8 @@ class DriftSweeper:
         if kind == "DELETED":
             self._objects.pop(uid, None)
             self.runtime.forget(uid, body.meta.namespace or "", body.meta.name or "")
+        elif body.meta.get("deletionTimestamp"):
+            self._objects.pop(uid, None)  # the delete handler's now: no more drift checks
         else:
             if self._context is None:
                 # A handler's context: kopf posts Events through context variables it sets
