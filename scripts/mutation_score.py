@@ -1,14 +1,15 @@
-"""The mutation score of a finished `mutmut run`: the stage directory is the argument.
+"""The mutation score of a finished `mutmut run`, per module: the stage directory is the argument.
 
 Killed counts a mutant that a test failed on or that made the tests time out (an endless loop
-is noticed too); every other mutant (survived, no tests, suspicious) is listed by name.
+is noticed too); every other checked mutant (survived, no tests, suspicious) is listed by name.
+Mutants a scoped run did not check are left out of the counts.
 """
 
 from __future__ import annotations
 
 import json
 import sys
-from collections import Counter
+from collections import Counter, defaultdict
 from pathlib import Path
 
 from mutmut.stats import status_by_exit_code
@@ -17,19 +18,29 @@ DETECTED = {"killed", "timeout"}
 
 
 def main(stage: Path) -> None:
-    counts: Counter[str] = Counter()
+    by_module: dict[str, Counter[str]] = defaultdict(Counter)
     left: list[str] = []
     for meta in sorted((stage / "mutants").rglob("*.meta")):
         for name, code in json.loads(meta.read_text())["exit_code_by_key"].items():
             status = status_by_exit_code[code]
-            counts[status] += 1
+            if status == "not checked":
+                continue
+            by_module[name.split(".x", 1)[0].split(".x_", 1)[0]][status] += 1
             if status not in DETECTED:
                 left.append(f"{status}: {name}")
-    total = sum(counts.values())
-    detected = sum(counts[status] for status in DETECTED)
     print("\n".join(sorted(left)))
-    print(", ".join(f"{n} {status}" for status, n in sorted(counts.items())))
-    print(f"mutation score: {detected} of {total} mutants killed ({100 * detected / total:.1f}%)")
+    total: Counter[str] = Counter()
+    for module, counts in sorted(by_module.items()):
+        total.update(counts)
+        print(f"{module}: {_line(counts)}")
+    print(f"all checked: {_line(total)}")
+
+
+def _line(counts: Counter[str]) -> str:
+    n = sum(counts.values())
+    detected = sum(counts[status] for status in DETECTED)
+    details = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+    return f"{detected} of {n} killed ({100 * detected / max(n, 1):.1f}%): {details}"
 
 
 if __name__ == "__main__":

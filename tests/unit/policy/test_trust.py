@@ -219,3 +219,20 @@ def test_appliance_parse_errors() -> None:
         Appliance.parse("arn:aws-cn:iam::111111111111:role/x").root_arn
         == "arn:aws-cn:iam::111111111111:root"
     )
+
+
+def test_a_deny_on_everyone_but_the_expected_principals_keeps_them_trusted() -> None:
+    # A common guard: Deny with NotPrincipal listing whom the role is for.
+    account = Appliance.parse("111111111111")
+    guard = {
+        "Effect": "Deny",
+        "NotPrincipal": {"Service": "backup.amazonaws.com", "AWS": "111111111111"},
+        "Action": "sts:AssumeRole",
+    }
+    document = trust(SERVICE, trusting({"AWS": "111111111111"}), guard)
+    assert analyze(document, account).findings == ()
+    # Without the appliance in NotPrincipal, the guard denies it and only it.
+    guard["NotPrincipal"] = {"Service": "backup.amazonaws.com"}
+    report = analyze(trust(SERVICE, trusting({"AWS": "111111111111"}), guard), account)
+    assert codes(report) == ["ApplianceNotTrusted"]
+    assert "an explicit Deny removes its trust" in report.findings[0].message
