@@ -296,7 +296,8 @@ class Scenario:
         owned: dict[tuple[str, str], list[str]] = {}
         for account in (OWN_ACCOUNT, OTHER_ACCOUNT):
             iam = self._iam(account)
-            for role in iam.list_roles()["Roles"]:
+            listed = iam.get_paginator("list_roles").paginate()
+            for role in (role for page in listed for role in page["Roles"]):
                 tags = {
                     t["Key"]: t["Value"]
                     for t in iam.list_role_tags(RoleName=role["RoleName"])["Tags"]
