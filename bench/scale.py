@@ -19,6 +19,8 @@ depend on the machine's load; seconds do, so compare the ratios of one run.
 
     .venv/bin/python bench/scale.py 200            # N objects, 10 accounts
     .venv/bin/python bench/scale.py 1000 --accounts 10 --json out.json
+    .venv/bin/python bench/scale.py 500 --memray op.bin   # the operator under memray (profile)
+    .venv/bin/python bench/memray_peak.py op.bin           # what it held at its high-water mark
 """
 
 from __future__ import annotations
@@ -82,6 +84,8 @@ def main() -> int:
             drift_tick=args.drift_tick,
             retry_delay=5.0,
             extra_args=tuple(args.operator_arg),
+            launcher=_memray_launcher(args.memray),
+            stop_grace=600.0 if args.memray else 10.0,  # memray writes its aggregate on exit
         ) as operator:
             result = measure_operator(api, operator, manifests, args)
         result["bound"] = measure_bound(api, moto.url, roles, manifests, args.workers)
@@ -109,7 +113,31 @@ def _arguments() -> argparse.Namespace:
         "--operator-arg", action="append", default=[], help="extra argument for `dbr run`"
     )
     parser.add_argument("--json", help="also write the results to this file")
+    parser.add_argument(
+        "--memray",
+        metavar="PATH",
+        help="run the operator under memray, writing its capture to PATH (RSS then includes"
+        " memray's own overhead; read the capture with bench/memray_peak.py)",
+    )
     return parser.parse_args()
+
+
+def _memray_launcher(path: str | None) -> tuple[str, ...]:
+    """Every allocation, pymalloc's included, aggregated in the process: the file stays small and
+    holds what was live at the high-water mark."""
+    if path is None:
+        return ()
+    return (
+        "-m",
+        "memray",
+        "run",
+        "--aggregate",
+        "--trace-python-allocators",
+        "-q",
+        "-f",
+        "-o",
+        path,
+    )
 
 
 # -- the operator --------------------------------------------------------------------------------

@@ -12,7 +12,12 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-from dynamobackup_devenv.processes import ManagedProcess, free_ports, wait_until
+from dynamobackup_devenv.processes import (
+    STOP_GRACE_SECONDS,
+    ManagedProcess,
+    free_ports,
+    wait_until,
+)
 
 STARTUP_TIMEOUT = 60.0
 
@@ -31,11 +36,18 @@ class OperatorProcess:
         log_path: Path | None = None,
         extra_args: tuple[str, ...] = (),
         die_with_parent: bool = True,
+        launcher: tuple[str, ...] = (),
+        stop_grace: float = STOP_GRACE_SECONDS,
     ) -> None:
+        """`launcher`: interpreter arguments before the operator's module, e.g. a profiler's
+        `-m memray run -o PATH` (it runs the operator in the same process, so the pid is the same);
+        `stop_grace`: seconds between SIGTERM and SIGKILL (a profiler writes its file on exit)."""
+        self.stop_grace = stop_grace
         self.health_port, self.metrics_port = free_ports(2)
         self.log_path = log_path or Path(tempfile.mkstemp(prefix="dbr-operator-", suffix=".log")[1])
         args = [
             sys.executable,
+            *launcher,
             "-m",
             "dynamobackup.cli.main",
             "run",
@@ -83,7 +95,7 @@ class OperatorProcess:
         return self.log_path.read_text(errors="replace")
 
     def stop(self) -> None:
-        self.process.stop()
+        self.process.stop(self.stop_grace)
 
     def __enter__(self) -> Self:
         return self.start()
