@@ -36,12 +36,15 @@ def main() -> int:
     total = sum(r.size for r in records)
     by_package: Counter[str] = Counter()
     by_site: Counter[str] = Counter()
+    ours: Counter[str] = Counter()
     under: Counter[str] = Counter()
     by_stack: Counter[tuple[Frame, ...]] = Counter()
     for record in records:
         stack = tuple(record.stack_trace())
         frame = _owner(stack)
         by_package[_package(frame[1]) if frame else "<no Python frame>"] += record.size
+        mine = next((f for f in stack if _package(f[1]) == "dynamobackup"), None)
+        ours[_site(mine) if mine else "<not under the operator's code>"] += record.size
         for package in {_package(file) for _, file, _ in stack if not _is_stdlib(file)}:
             under[package] += record.size
         by_site[_site(frame) if frame else "<no Python frame>"] += record.size
@@ -52,9 +55,10 @@ def main() -> int:
     _table("package (innermost non-stdlib frame)", by_package, total, args.top)
     _table("allocation site (innermost non-stdlib frame)", by_site, total, args.top)
     _table("package anywhere on the stack (overlapping)", under, total, args.top)
+    _table("the operator's innermost frame (its code that led to it)", ours, total, args.top)
     for stack, size in by_stack.most_common(args.stacks):
         print(f"\n{size / MIB:.1f} MiB:")
-        for function, file, line in stack[:14]:
+        for function, file, line in [f for f in stack if not _is_stdlib(f[1])][:20]:
             print(f"    {_short(file)}:{line} {function}")
     return 0
 
