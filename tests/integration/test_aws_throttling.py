@@ -76,7 +76,7 @@ def test_throttling_is_retried_counted_and_reported(throttling_endpoint: str) ->
         }
     )
     before = throttled_count()
-    outcome = manager.reconcile(spec, Owner("ns", "name"))
+    outcome = manager.converge(spec, Owner("ns", "name"))
 
     assert ThrottlingIam.requests.count("GetRole") == 3  # botocore's attempts, not ours
     assert throttled_count() - before == 3

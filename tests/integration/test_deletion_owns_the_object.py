@@ -14,7 +14,7 @@ import pytest
 from dynamobackup.api.v1alpha1 import DynamoBackupRoleSpec
 from dynamobackup.aws.manager import RoleManager
 from dynamobackup.aws.session import AwsSettings, SessionProvider
-from dynamobackup.handlers import reconcile
+from dynamobackup.handlers import roles
 from dynamobackup.handlers.runtime import OperatorConfig, Runtime
 from dynamobackup.reconcile.ownership import Owner
 from dynamobackup_devenv.moto_server import AwsHelper
@@ -46,22 +46,22 @@ def body(**metadata: Any) -> kopf.Body:
     return kopf.Body({"metadata": {**meta, **metadata}, "spec": spec})
 
 
-def roles(aws: AwsHelper) -> list[str]:
+def role_names(aws: AwsHelper) -> list[str]:
     return [r["RoleName"] for r in aws.client("iam").list_roles()["Roles"]]
 
 
 def test_a_check_of_an_object_being_deleted_does_nothing(runtime: Runtime, aws: AwsHelper) -> None:
     deleting = body(deletionTimestamp="2026-11-29T12:00:00Z", generation=2)
-    reconcile.reconcile_object(runtime, deleting, "update", {}, {})
-    assert roles(aws) == []
+    roles.reconcile_object(runtime, deleting, "update", {}, {})
+    assert role_names(aws) == []
 
 
 def test_a_check_from_an_older_body_after_the_deletion_began_does_nothing(
     runtime: Runtime, aws: AwsHelper
 ) -> None:
     spec = make_spec(deletionPolicy="Delete")
-    assert runtime.manager.reconcile(spec, Owner("team-a", "backup-role")).ready
+    assert runtime.manager.converge(spec, Owner("team-a", "backup-role")).ready
     runtime.begin_deletion("u-1")  # what delete_object does first
     assert runtime.manager.delete(spec, Owner("team-a", "backup-role")).failure is None
-    reconcile.reconcile_object(runtime, body(), "timer", {}, {})  # the body from before
-    assert NAME not in roles(aws)
+    roles.reconcile_object(runtime, body(), "timer", {}, {})  # the body from before
+    assert NAME not in role_names(aws)

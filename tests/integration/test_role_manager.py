@@ -57,7 +57,7 @@ def test_enforce_creates_a_compliant_role_then_changes_nothing(
     manager: RoleManager, iam: Any
 ) -> None:
     spec = make_spec()
-    first = manager.reconcile(spec, OWNER)
+    first = manager.converge(spec, OWNER)
     assert first.failure is None and first.ready, first.failure
     assert [c.operation for c in first.applied] == ["CreateRole", "PutRolePolicy"]
     role = iam.get_role(RoleName="veeam-dynamodb-backup")["Role"]
@@ -67,7 +67,7 @@ def test_enforce_creates_a_compliant_role_then_changes_nothing(
     assert same_meaning(inline_document(iam), first.desired.permissions[0])
 
     with counting() as log:
-        second = manager.reconcile(spec, OWNER)
+        second = manager.converge(spec, OWNER)
     assert second.ready and second.applied == ()
     assert mutating(log.by_operation) == {}
     # GetRole, ListRolePolicies, GetRolePolicy, ListAttachedRolePolicies; STS identity is cached.
@@ -75,7 +75,7 @@ def test_enforce_creates_a_compliant_role_then_changes_nothing(
 
 
 def test_audit_never_writes_and_reports_drift(manager: RoleManager, iam: Any) -> None:
-    manager.reconcile(make_spec(), OWNER)
+    manager.converge(make_spec(), OWNER)
     document = inline_document(iam).to_iam()
     document["Statement"][0]["Action"].remove("sqs:ReceiveMessage")
     iam.put_role_policy(
@@ -84,7 +84,7 @@ def test_audit_never_writes_and_reports_drift(manager: RoleManager, iam: Any) ->
         PolicyDocument=json.dumps(document),
     )
     with counting() as log:
-        outcome = manager.reconcile(make_spec(mode="Audit"), OWNER)
+        outcome = manager.converge(make_spec(mode="Audit"), OWNER)
     assert mutating(log.by_operation) == {}
     assert outcome.report is not None and outcome.report.permissions.missing == (
         "sqs:ReceiveMessage",
@@ -93,7 +93,7 @@ def test_audit_never_writes_and_reports_drift(manager: RoleManager, iam: Any) ->
 
 
 def test_enforce_repairs_drift(manager: RoleManager, iam: Any) -> None:
-    manager.reconcile(make_spec(), OWNER)
+    manager.converge(make_spec(), OWNER)
     trust = json.loads(
         json.dumps(
             iam.get_role(RoleName="veeam-dynamodb-backup")["Role"]["AssumeRolePolicyDocument"]
@@ -110,7 +110,7 @@ def test_enforce_repairs_drift(manager: RoleManager, iam: Any) -> None:
         RoleName="veeam-dynamodb-backup", PolicyDocument=json.dumps(trust)
     )
     iam.delete_role_policy(RoleName="veeam-dynamodb-backup", PolicyName=INLINE_POLICY_NAME)
-    outcome = manager.reconcile(make_spec(), OWNER)
+    outcome = manager.converge(make_spec(), OWNER)
     assert [c.operation for c in outcome.applied] == ["UpdateAssumeRolePolicy", "PutRolePolicy"]
     assert outcome.ready
     assert "999999999999" not in json.dumps(
@@ -125,7 +125,7 @@ def role_tags(iam: Any, role: str = "veeam-dynamodb-backup") -> dict[str, str]:
 def test_a_tag_dropped_from_the_spec_is_removed_but_not_a_hand_added_one(
     manager: RoleManager, iam: Any
 ) -> None:
-    first = manager.reconcile(make_spec(tags={"team": "storage", "cost-center": "42"}), OWNER)
+    first = manager.converge(make_spec(tags={"team": "storage", "cost-center": "42"}), OWNER)
     status = build_status(DynamoBackupRoleStatus(), first, 1)
     assert status.managed_tags == ["cost-center", "team"]
     iam.tag_role(RoleName="veeam-dynamodb-backup", Tags=[{"Key": "by-hand", "Value": "x"}])
@@ -133,11 +133,11 @@ def test_a_tag_dropped_from_the_spec_is_removed_but_not_a_hand_added_one(
     # A platform engineer drops cost-center from the spec; Audit reports it, changing nothing.
     dropped = make_spec(tags={"team": "storage"})
     audit = make_spec(tags={"team": "storage"}, mode="Audit")
-    audited = manager.reconcile(audit, OWNER, managed_tags=status.managed_tags)
+    audited = manager.converge(audit, OWNER, managed_tags=status.managed_tags)
     assert audited.report is not None and audited.report.drifted_settings == ("tags",)
     assert "cost-center" in role_tags(iam)
 
-    enforced = manager.reconcile(dropped, OWNER, managed_tags=status.managed_tags)
+    enforced = manager.converge(dropped, OWNER, managed_tags=status.managed_tags)
     assert [c.summary for c in enforced.applied] == [
         "removed tags cost-center from veeam-dynamodb-backup"
     ]
@@ -150,7 +150,7 @@ def test_a_tag_dropped_from_the_spec_is_removed_but_not_a_hand_added_one(
 
 def test_managed_delivery_and_migration_back_and_forth(manager: RoleManager, iam: Any) -> None:
     managed = make_spec(permissions={"delivery": "Managed"})
-    created = manager.reconcile(managed, OWNER)
+    created = manager.converge(managed, OWNER)
     assert created.ready, created.failure
     attached = iam.list_attached_role_policies(RoleName="veeam-dynamodb-backup")["AttachedPolicies"]
     assert [p["PolicyName"] for p in attached] == ["veeam-dynamodb-backup-dynamobackup-1"]
@@ -159,12 +159,12 @@ def test_managed_delivery_and_migration_back_and_forth(manager: RoleManager, iam
     wider = make_spec(
         permissions={"delivery": "Managed"}, scope={"operations": ["BackupPolicy", "Restore"]}
     )
-    updated = manager.reconcile(wider, OWNER)
+    updated = manager.converge(wider, OWNER)
     assert "CreatePolicyVersion" in [c.operation for c in updated.applied] and updated.ready
     versions = iam.list_policy_versions(PolicyArn=attached[0]["PolicyArn"])["Versions"]
     assert len(versions) == 1 and versions[0]["IsDefaultVersion"]  # old versions pruned
 
-    back = manager.reconcile(make_spec(), OWNER)
+    back = manager.converge(make_spec(), OWNER)
     assert [c.operation for c in back.applied] == [
         "UpdateRole",
         "PutRolePolicy",
@@ -195,13 +195,13 @@ def test_unowned_role_is_refused_unless_adopted(manager: RoleManager, iam: Any) 
         ),
     )
     with counting() as log:
-        refused = manager.reconcile(make_spec(), OWNER)
+        refused = manager.converge(make_spec(), OWNER)
     assert refused.failure is not None and refused.failure.reason == "RoleNotOwned"
     assert "adoptExisting" in refused.failure.message
     assert mutating(log.by_operation) == {}
     assert refused.report is not None and len(refused.report.permissions.missing) == 49
 
-    adopted = manager.reconcile(make_spec(adoptExisting=True), OWNER)
+    adopted = manager.converge(make_spec(adoptExisting=True), OWNER)
     assert adopted.ready, adopted.failure
     tags = {
         t["Key"]: t["Value"] for t in iam.get_role(RoleName="veeam-dynamodb-backup")["Role"]["Tags"]
@@ -210,15 +210,15 @@ def test_unowned_role_is_refused_unless_adopted(manager: RoleManager, iam: Any) 
 
 
 def test_role_of_another_resource_and_path_conflict(manager: RoleManager) -> None:
-    manager.reconcile(make_spec(), Owner("team-b", "other"))
-    taken = manager.reconcile(make_spec(adoptExisting=True), OWNER)
+    manager.converge(make_spec(), Owner("team-b", "other"))
+    taken = manager.converge(make_spec(adoptExisting=True), OWNER)
     assert taken.failure is not None and taken.failure.reason == "RoleOwnedByAnotherResource"
-    moved = manager.reconcile(make_spec(rolePath="/veeam/"), Owner("team-b", "other"))
+    moved = manager.converge(make_spec(rolePath="/veeam/"), Owner("team-b", "other"))
     assert moved.failure is not None and moved.failure.reason == "RolePathConflict"
 
 
 def test_own_credentials_must_belong_to_the_account(manager: RoleManager) -> None:
-    outcome = manager.reconcile(make_spec(account={"id": "222222222222"}), OWNER)
+    outcome = manager.converge(make_spec(account={"id": "222222222222"}), OWNER)
     assert outcome.failure is not None and outcome.failure.reason == "AccountMismatch"
     assert ACCOUNT in outcome.failure.message
 
@@ -227,7 +227,7 @@ def test_cross_account_with_external_id(manager: RoleManager, aws: AwsHelper) ->
     target = "222222222222"
     arn = aws.create_cross_account_role(target, "dynamobackup-operator", external_id="op-ext")
     spec = make_spec(account={"id": target, "assumeRoleArn": arn, "externalId": "op-ext"})
-    outcome = manager.reconcile(spec, OWNER)
+    outcome = manager.converge(spec, OWNER)
     assert outcome.ready, outcome.failure
     assert outcome.role is not None and outcome.role.arn.startswith(f"arn:aws:iam::{target}:role/")
     names = [r["RoleName"] for r in aws.client("iam", account=target).list_roles()["Roles"]]
@@ -236,7 +236,7 @@ def test_cross_account_with_external_id(manager: RoleManager, aws: AwsHelper) ->
         r["RoleName"] for r in aws.client("iam").list_roles()["Roles"]
     ]
     with counting() as log:
-        manager.reconcile(spec, OWNER)
+        manager.converge(spec, OWNER)
     assert (
         "AssumeRole" not in log.by_operation
     )  # credentials are cached until shortly before expiry
@@ -252,7 +252,7 @@ def test_assume_role_arn_in_another_account_is_refused() -> None:
 
 
 def test_delete_honours_policy_and_ownership(manager: RoleManager, iam: Any) -> None:
-    manager.reconcile(make_spec(permissions={"delivery": "Managed"}), OWNER)
+    manager.converge(make_spec(permissions={"delivery": "Managed"}), OWNER)
     retained = manager.delete(make_spec(permissions={"delivery": "Managed"}), OWNER)
     assert retained.failure is None and retained.aws_calls == 0
     assert iam.get_role(RoleName="veeam-dynamodb-backup")
@@ -282,7 +282,7 @@ def test_access_denied_is_a_failure_not_an_exception(aws: AwsHelper) -> None:
     manager = RoleManager(
         SessionProvider(AwsSettings(endpoint_url="http://127.0.0.1:9", max_attempts=1), broken)
     )
-    outcome = manager.reconcile(make_spec(), OWNER)
+    outcome = manager.converge(make_spec(), OWNER)
     assert outcome.failure is not None and outcome.failure.reason == "AwsUnreachable"
     assert outcome.failure.retryable
 
@@ -293,7 +293,7 @@ def test_a_create_costs_the_pre_read_and_the_writes_only(
 ) -> None:
     spec = make_spec(permissions={"delivery": delivery})
     with counting() as log:
-        created = manager.reconcile(spec, OWNER)
+        created = manager.converge(spec, OWNER)
     assert created.ready, created.failure
     # GetRole (absent), CreateRole, then PutRolePolicy or CreatePolicy + AttachRolePolicy: the
     # role after the writes is known from them, not read back. (STS GetCallerIdentity runs once
@@ -302,7 +302,7 @@ def test_a_create_costs_the_pre_read_and_the_writes_only(
     assert sum(iam_calls.values()) == calls, log.by_operation
     assert iam_calls["GetRole"] == 1
     # What IAM really holds gives the same verdict and the same role.
-    checked = manager.reconcile(spec, OWNER)
+    checked = manager.converge(spec, OWNER)
     assert checked.applied == () and checked.ready
     assert created.report == checked.report
     assert created.role is not None and checked.role is not None
@@ -323,14 +323,14 @@ def test_concurrent_reconciles_of_one_account_assume_its_role_once(
     ]
     with counting() as log, ThreadPoolExecutor(8) as pool:
         # Each worker counts into this block's log (the count lives in a context variable).
-        futures = [pool.submit(copy_context().run, manager.reconcile, s, OWNER) for s in specs]
+        futures = [pool.submit(copy_context().run, manager.converge, s, OWNER) for s in specs]
         outcomes = [future.result() for future in futures]
     # moto under load sometimes answers a call with a broken response; those reconciles are
     # retried here, as the operator would, and still need no second AssumeRole.
     with counting() as retries:
         for spec, outcome in zip(specs, outcomes, strict=True):
             if not outcome.ready:
-                assert manager.reconcile(spec, OWNER).ready
+                assert manager.converge(spec, OWNER).ready
     assert log.by_operation["AssumeRole"] == 1
     assert "AssumeRole" not in retries.by_operation
 
@@ -345,7 +345,7 @@ def test_a_sweep_reads_the_account_once_and_judges_every_role_alike(
         make_spec(roleName=f"veeam-{i}", permissions={"delivery": ("Inline", "Managed")[i % 2]})
         for i in range(6)
     ]
-    created = [manager.reconcile(spec, OWNER) for spec in specs]
+    created = [manager.converge(spec, OWNER) for spec in specs]
     assert all(outcome.ready for outcome in created)
     iam = aws.client("iam")
 
@@ -358,7 +358,7 @@ def test_a_sweep_reads_the_account_once_and_judges_every_role_alike(
         assert snapshot.role(spec.role_name, manager.cache) == observe_role(
             iam, spec.role_name, PolicyDocumentCache()
         )
-        checked = manager.reconcile(spec, OWNER, snapshot=snapshot)
+        checked = manager.converge(spec, OWNER, snapshot=snapshot)
         assert checked.aws_calls == 0 and checked.applied == ()
         assert checked.report == first.report
     assert snapshot.role("no-such-role", manager.cache) is None
@@ -374,7 +374,7 @@ def test_every_iam_request_of_an_account_takes_a_token_of_that_account(
     settings = AwsSettings(endpoint_url=aws.endpoint_url, rate_limit=1000, burst=2)
     manager = RoleManager(SessionProvider(settings, aws.session()))
     with counting() as log:
-        outcome = manager.reconcile(make_spec(), OWNER)
+        outcome = manager.converge(make_spec(), OWNER)
     assert outcome.ready, outcome.failure
     iam_calls = sum(n for op, n in log.by_operation.items() if op != "GetCallerIdentity")
     assert manager.sessions.limits.bucket(ACCOUNT).taken == iam_calls == 3
@@ -397,7 +397,7 @@ def test_a_version_an_interrupted_publish_left_is_removed(
     aws: AwsHelper, manager: RoleManager, iam: Any, read: str
 ) -> None:
     managed = make_spec(permissions={"delivery": "Managed"})
-    assert manager.reconcile(managed, OWNER).ready
+    assert manager.converge(managed, OWNER).ready
     arn = _own_policy_arn(iam)
     # A publish whose answer was lost: the new default version is in IAM, the old one was
     # never pruned, and the default already says what the spec wants.
@@ -413,13 +413,13 @@ def test_a_version_an_interrupted_publish_left_is_removed(
         )
         snapshot = None
     with counting() as log:
-        outcome = checker.reconcile(managed, OWNER, snapshot=snapshot)
+        outcome = checker.converge(managed, OWNER, snapshot=snapshot)
     assert ("GetRole" in log.by_operation) == (snapshot is None)
     assert outcome.ready, outcome.failure
     assert [c.operation for c in outcome.applied] == ["DeletePolicyVersion"]
     assert _versions(iam, arn) == ["v2"]
     with counting() as log:
-        again = checker.reconcile(managed, OWNER)
+        again = checker.converge(managed, OWNER)
     assert again.applied == () and mutating(log.by_operation) == {}
 
 
@@ -427,7 +427,7 @@ def test_deletion_removes_own_policies_an_interruption_left_detached(
     manager: RoleManager, iam: Any
 ) -> None:
     managed = make_spec(permissions={"delivery": "Managed"}, deletionPolicy="Delete")
-    assert manager.reconcile(managed, OWNER).ready
+    assert manager.converge(managed, OWNER).ready
     arn = _own_policy_arn(iam)
     # An earlier deletion detached the policy, then failed before deleting it.
     iam.detach_role_policy(RoleName="veeam-dynamodb-backup", PolicyArn=arn)
@@ -452,13 +452,13 @@ def test_deletion_removes_own_policies_an_interruption_left_detached(
 def test_a_boundary_that_does_not_exist_is_removed_unless_the_spec_names_it(
     manager: RoleManager, iam: Any
 ) -> None:
-    assert manager.reconcile(make_spec(deletionPolicy="Delete"), OWNER).ready
+    assert manager.converge(make_spec(deletionPolicy="Delete"), OWNER).ready
     missing = f"arn:aws:iam::{ACCOUNT}:policy/deleted-boundary"
     # A boundary naming a policy IAM does not have (moto sets one without checking).
     iam.put_role_permissions_boundary(RoleName="veeam-dynamodb-backup", PermissionsBoundary=missing)
-    named = manager.reconcile(make_spec(permissionsBoundaryArn=missing), OWNER)
+    named = manager.converge(make_spec(permissionsBoundaryArn=missing), OWNER)
     assert named.failure is not None and named.failure.reason == "PermissionsBoundaryNotFound"
-    repaired = manager.reconcile(make_spec(deletionPolicy="Delete"), OWNER)
+    repaired = manager.converge(make_spec(deletionPolicy="Delete"), OWNER)
     assert repaired.ready, repaired.failure
     assert [c.operation for c in repaired.applied] == ["DeleteRolePermissionsBoundary"]
     assert "PermissionsBoundary" not in iam.get_role(RoleName="veeam-dynamodb-backup")["Role"]

@@ -98,7 +98,7 @@ class RoleManager:
         self.catalog = catalog or default_catalog()
         self.clock = clock
 
-    def reconcile(
+    def converge(
         self,
         spec: DynamoBackupRoleSpec,
         owner: Owner,
@@ -107,6 +107,9 @@ class RoleManager:
         managed_tags: Iterable[str] = (),
     ) -> Outcome:
         """Bring the role to the spec (Enforce) or only report how it differs (Audit).
+
+        Named "converge", not "reconcile": the pure `reconcile` layer decides; this reads the
+        role, has it judged and planned there, and applies the plan (Enforce) or only reports.
 
         `grant` (from the account bindings and Secrets) says how to reach the account, the
         trust policy's external ID and the guardrails; None: as the spec alone says. With
@@ -119,7 +122,7 @@ class RoleManager:
         redaction.remember(grant.access.external_id, grant.trust_external_id)
         with counting() as log:
             failure = self._guard(
-                lambda: self._reconcile(
+                lambda: self._converge(
                     run, spec, owner, grant, snapshot, managed_tags=managed_tags
                 ),
                 spec,
@@ -159,7 +162,7 @@ class RoleManager:
             )
         return self._outcome(run, started, failure, log.calls, judge=False)
 
-    def _reconcile(
+    def _converge(
         self,
         run: _Run,
         spec: DynamoBackupRoleSpec,

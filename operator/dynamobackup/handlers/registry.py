@@ -12,7 +12,7 @@ from typing import Any
 import kopf
 
 from dynamobackup.api.v1alpha1 import ACCOUNT, GROUP, ORGANIZATION, PLURAL, ROLE_SET, VERSION
-from dynamobackup.handlers import reconcile
+from dynamobackup.handlers import roles
 from dynamobackup.handlers.discovery import Discovery
 from dynamobackup.handlers.roleset import RoleSets, child_of
 from dynamobackup.handlers.runtime import FINALIZER, KOPF_ANNOTATION_PREFIX, Runtime
@@ -64,12 +64,10 @@ def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
         # A new role is read on its own: its pre-read is one GetRole, cheaper than the account.
         bindings, namespaces = _tenancy(indices)
         await runtime.batches.run(
-            reconcile.account_key(body),
+            roles.account_key(body),
             lambda: _contained(
                 runtime,
-                lambda: reconcile.reconcile_object(
-                    runtime, body, str(reason), bindings, namespaces
-                ),
+                lambda: roles.reconcile_object(runtime, body, str(reason), bindings, namespaces),
             ),
         )
 
@@ -78,11 +76,11 @@ def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
         # restart every object resumes at once: both share account-wide reads.
         bindings, namespaces = _tenancy(indices)
         await runtime.batches.check(
-            reconcile.account_key(body),
-            lambda: reconcile.read_account(runtime, body, bindings, namespaces),
+            roles.account_key(body),
+            lambda: roles.read_account(runtime, body, bindings, namespaces),
             lambda snapshot: _contained(
                 runtime,
-                lambda: reconcile.reconcile_object(
+                lambda: roles.reconcile_object(
                     runtime, body, str(reason), bindings, namespaces, snapshot=snapshot
                 ),
             ),
@@ -114,9 +112,7 @@ def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
     # finalizer PATCH on creation and are forgotten when their deletion is seen (on_event).
     @kopf.on.delete(GROUP, VERSION, PLURAL, registry=registry, when=owned_and_deleting_the_role)
     def on_delete(*, body: kopf.Body, retry: int, **indices: Any) -> None:
-        _contained(
-            runtime, lambda: reconcile.delete_object(runtime, body, retry, *_tenancy(indices))
-        )
+        _contained(runtime, lambda: roles.delete_object(runtime, body, retry, *_tenancy(indices)))
 
     _register_role_sets(registry, runtime)
     if runtime.config.discover_organizations:

@@ -3,7 +3,7 @@
 A kopf timer per object cost a task per object, a wake-up per object per tick, and a finalizer on
 every object (kopf must stop a timer before its object goes). Instead the objects are followed
 through their watch events (`observe`), and one loop per operator looks every `tick` seconds for
-the checks that are due (`reconcile.drift_check_is_due`, jittered per account) and hands them to
+the checks that are due (`roles.drift_check_is_due`, jittered per account) and hands them to
 the account batches, so that the checks of one account falling due together share one read.
 """
 
@@ -18,7 +18,7 @@ from typing import Any
 
 import kopf
 
-from dynamobackup.handlers import reconcile
+from dynamobackup.handlers import roles
 from dynamobackup.handlers.runtime import Runtime
 from dynamobackup.reconcile.schedule import EARLY
 
@@ -67,12 +67,12 @@ class DriftSweeper:
         followed = [(uid, f) for uid, f in self._objects.items() if uid not in self._running]
         # Accounts with a check due now are read anyway: their checks due soon come along.
         accounts = {
-            reconcile.account_key(f[0])
+            roles.account_key(f[0])
             for _, f in followed
-            if reconcile.drift_check_is_due(self.runtime, f[0])
+            if roles.drift_check_is_due(self.runtime, f[0])
         }
         for uid, (body, bindings, namespaces) in followed:
-            if reconcile.account_key(body) not in accounts or not reconcile.drift_check_is_due(
+            if roles.account_key(body) not in accounts or not roles.drift_check_is_due(
                 self.runtime, body, early=EARLY
             ):
                 continue
@@ -89,11 +89,9 @@ class DriftSweeper:
         try:
             # Linger 0: every check of this sweep has already joined its account's batch.
             await runtime.batches.check(
-                reconcile.account_key(body),
-                lambda: reconcile.read_account(runtime, body, bindings, namespaces),
-                lambda snapshot: reconcile.check_drift(
-                    runtime, body, bindings, namespaces, snapshot
-                ),
+                roles.account_key(body),
+                lambda: roles.read_account(runtime, body, bindings, namespaces),
+                lambda snapshot: roles.check_drift(runtime, body, bindings, namespaces, snapshot),
                 linger=0.0,
             )
         except Exception as error:

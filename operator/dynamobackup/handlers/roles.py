@@ -1,4 +1,4 @@
-"""Handler bodies: one reconcile or deletion of an object, reported in status, Events and metrics."""
+"""Kopf glue for DynamoBackupRole objects: one reconcile or deletion, in status, Events, metrics."""
 
 from __future__ import annotations
 
@@ -199,7 +199,7 @@ def _reconcile_locked(
     else:
         owner = Owner(body.meta.namespace or "", body.meta.name or "")
         managed_tags = previous.managed_tags or ()
-        outcome = runtime.manager.reconcile(spec, owner, granted, snapshot, managed_tags)
+        outcome = runtime.manager.converge(spec, owner, granted, snapshot, managed_tags)
     status = build_status(previous, outcome, body.meta.get("generation"))
     _write_status(runtime, body, status)
     runtime.remember_check(body.meta.uid, outcome.checked_at, body.meta.get("generation"))
