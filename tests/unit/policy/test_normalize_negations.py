@@ -98,3 +98,11 @@ def test_the_normal_form_keeps_every_not_element_and_public_principal() -> None:
         },
         {"Effect": "Deny", "NotAction": ["sts:*"], "Resource": ["*"], "Principal": "*"},
     ]
+
+
+def test_a_bare_account_id_means_the_root_of_the_partition_compared_in() -> None:
+    by_arn = document(allow(Resource="*", Principal={"AWS": "arn:aws-cn:iam::111111111111:root"}))
+    by_id = document(allow(Resource="*", Principal={"AWS": "111111111111"}))
+    assert same_meaning(by_arn, by_id, partition="aws-cn")
+    assert same_meaning(by_id, by_arn, partition="aws-cn")
+    assert not same_meaning(by_arn, by_id)

@@ -236,3 +236,54 @@ def test_a_deny_on_everyone_but_the_expected_principals_keeps_them_trusted() -> 
     report = analyze(trust(SERVICE, trusting({"AWS": "111111111111"}), guard), account)
     assert codes(report) == ["ApplianceNotTrusted"]
     assert "an explicit Deny removes its trust" in report.findings[0].message
+
+
+@pytest.mark.parametrize(
+    ("statements", "why"),
+    [
+        (
+            [trusting({"AWS": ROLE}), {**trusting({"AWS": ROLE}), "Effect": "Deny"}],
+            "an explicit Deny removes its trust",
+        ),
+        (
+            [
+                trusting(
+                    {"AWS": ROLE},
+                    Condition={
+                        "StringEquals": {"aws:PrincipalTag/team": "a", "aws:RequestTag/x": "b"}
+                    },
+                )
+            ],
+            "it is trusted only under conditions that cannot be checked "
+            "(aws:PrincipalTag/team, aws:RequestTag/x)",
+        ),
+        (
+            [trusting({"AWS": ROLE}, Condition={"StringEquals": {"sts:ExternalId": "abc"}})],
+            "the statements trusting it require sts:ExternalId, and no external ID is expected",
+        ),
+        (
+            [
+                trusting(
+                    {"AWS": ROLE},
+                    Condition={"StringEquals": {"aws:PrincipalAccount": "999999999999"}},
+                )
+            ],
+            "the conditions of the statements trusting it do not hold for it",
+        ),
+    ],
+)
+def test_an_untrusted_appliance_is_told_why(statements: list[dict[str, Any]], why: str) -> None:
+    (finding,) = analyze(trust(SERVICE, *statements), APPLIANCE).findings
+    assert finding.code == FindingCode.APPLIANCE_NOT_TRUSTED
+    assert finding.message == f"the Veeam appliance ({ROLE}) cannot call sts:AssumeRole: {why}"
+
+
+def test_a_statement_bypassing_the_external_id_is_named_by_its_sid() -> None:
+    document = trust(
+        SERVICE,
+        trusting({"AWS": ROLE}, Condition={"StringEquals": {"sts:ExternalId": "abc"}}),
+        trusting({"AWS": ROLE}, Sid="LegacyAccess"),
+    )
+    (finding,) = analyze(document, APPLIANCE, external_id="abc").findings
+    assert finding.code == FindingCode.EXTERNAL_ID_MISMATCH
+    assert finding.message.startswith("statement 'LegacyAccess' let the appliance")

@@ -67,3 +67,21 @@ def test_an_unreadable_boundary_is_named_and_makes_permissions_non_compliant() -
     report = assess(desired, observed_from(desired, boundary=boundary), default_catalog())
     assert report.unreadable_policies == (BOUNDARY,)
     assert not report.permissions_compliant and report.trust_compliant
+
+
+def test_audit_judges_the_settings_the_spec_declares() -> None:
+    declared = desired_role(
+        make_spec(mode="Audit", maxSessionDuration=7200, permissionsBoundaryArn=BOUNDARY), OWNER
+    )
+    role = observed_from(declared, max_session_duration=3600, permissions_boundary_arn=None)
+    report = assess(declared, role, default_catalog())
+    assert report.drifted_settings == ("maxSessionDuration", "permissionsBoundaryArn")
+    assert not report.compliant
+
+
+def test_audit_leaves_settings_the_spec_does_not_declare_to_whoever_made_the_role() -> None:
+    undeclared = desired_role(make_spec(mode="Audit"), OWNER)
+    role = observed_from(undeclared, max_session_duration=7200, permissions_boundary_arn=BOUNDARY)
+    report = assess(undeclared, role, default_catalog())
+    assert report.drifted_settings == ()
+    assert report.compliant
