@@ -268,12 +268,15 @@ def _external_id_findings(
     """Every statement that admits the appliance must require the external ID: one that admits it
     without (or with any ID) makes the ID bypassable (the confused-deputy guidance)."""
     without = context.without(EXTERNAL_ID_KEY)
+    # Every condition decided as for the appliance, but any external ID accepted: a statement
+    # that holds then admits the appliance under the IDs it names, expected or not.
+    any_id = RequestContext(context.values, context.absent, context.accepted | {EXTERNAL_ID_KEY})
     bypasses: list[str] = []
     extra = 0
     for index, statement in trust.statements(appliance.principals, "Allow"):
         if evaluate(statement.condition, without) is not Truth.FALSE or _accepts_any_id(statement):
             bypasses.append(_label(index, statement))
-        elif evaluate(statement.condition, context) is Truth.TRUE:
+        elif evaluate(statement.condition, any_id) is Truth.TRUE:
             extra += _other_accepted_ids(statement, context)
     if bypasses:
         yield TrustFinding(

@@ -126,3 +126,24 @@ def test_public_and_orphaned_principals_are_explained() -> None:
         "named was deleted, and recreating it does not restore trust",
         "ExcessPrincipal": "AWS principal arn:aws:iam::222222222222:root may also assume the role",
     }
+
+
+def test_a_second_statement_under_another_id_alone_is_an_excess_id() -> None:
+    expected = with_id({"StringEquals": {"sts:ExternalId": "abc"}})
+    other = with_id({"StringEquals": {"sts:ExternalId": "zzz"}})
+    (finding,) = check(expected, other).findings
+    assert finding.code == FindingCode.EXCESS_EXTERNAL_ID
+    assert finding.severity is Severity.WARNING
+    assert finding.message.startswith("the trust policy accepts 1 external ID value(s)")
+    strict = analyze(trust(SERVICE, expected, other), APPLIANCE, external_id="abc", strict=True)
+    assert [f.severity for f in strict.findings] == [Severity.ERROR]
+    # Under another ID, but for another principal only: it never admits the appliance.
+    elsewhere = with_id(
+        {
+            "StringEquals": {
+                "sts:ExternalId": "zzz",
+                "aws:PrincipalArn": "arn:aws:iam::111111111111:role/Other",
+            }
+        }
+    )
+    assert check(expected, elsewhere).findings == ()
