@@ -348,6 +348,12 @@ def _one_line(error: ValidationError, root: str) -> str:
     return "; ".join(problems)
 
 
+# Printer columns' JSONPath (relative to the object) to the Ready condition, for every kind.
+READY_CONDITION_PATH = '.status.conditions[?(@.type=="Ready")]'
+# `kubectl get dynamobackup` lists the operator's kinds at once.
+CATEGORIES = ("dynamobackup",)
+
+
 @dataclass(frozen=True)
 class KindInfo:
     """What the CRD generator needs to know about one kind besides its spec and status models."""

@@ -34,8 +34,10 @@ from dynamobackup.api.v1alpha1.account import (
     NamespaceSelection,
 )
 from dynamobackup.api.v1alpha1.common import (
+    CATEGORIES,
     GO_DURATION_PATTERN,
     GROUP,
+    READY_CONDITION_PATH,
     AccountId,
     Condition,
     GoDuration,
@@ -339,15 +341,14 @@ class DynamoBackupOrganizationStatus(StatusModel):
         return validate_model(cls, obj_status or {}, "status")
 
 
-_READY = '.status.conditions[?(@.type=="Ready")]'
 PRINTER_COLUMNS: tuple[dict[str, Any], ...] = (
     {"name": "Management", "type": "string", "jsonPath": ".spec.managementAccount.id"},
     {"name": "Organization", "type": "string", "jsonPath": ".status.organizationId"},
     {"name": "Accounts", "type": "integer", "jsonPath": ".status.accounts"},
     {"name": "Active", "type": "integer", "jsonPath": ".status.active"},
     {"name": "Marked", "type": "integer", "jsonPath": ".status.marked"},
-    {"name": "Ready", "type": "string", "jsonPath": f"{_READY}.status"},
-    {"name": "Reason", "type": "string", "jsonPath": f"{_READY}.reason"},
+    {"name": "Ready", "type": "string", "jsonPath": f"{READY_CONDITION_PATH}.status"},
+    {"name": "Reason", "type": "string", "jsonPath": f"{READY_CONDITION_PATH}.reason"},
     {"name": "Last-Discovery", "type": "date", "jsonPath": ".status.lastDiscoveryTime"},
 )
 
@@ -361,7 +362,7 @@ ORGANIZATION = KindInfo(
     spec=DynamoBackupOrganizationSpec,
     status=DynamoBackupOrganizationStatus,
     printer_columns=PRINTER_COLUMNS,
-    categories=("dynamobackup",),
+    categories=CATEGORIES,
     example_spec={
         "managementAccount": {
             "id": "111122223333",

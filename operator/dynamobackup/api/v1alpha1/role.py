@@ -31,8 +31,10 @@ from pydantic import (
 
 from dynamobackup.api.v1alpha1.common import (
     API_VERSION,
+    CATEGORIES,
     GO_DURATION_PATTERN,
     MAX_TAGS,
+    READY_CONDITION_PATH,
     RESERVED_TAG_PREFIXES,
     TAG_KEY_ADAPTER,
     TAG_KEY_PATTERN,
@@ -658,7 +660,6 @@ class DynamoBackupRole(StatusModel):
 
 # The kubectl columns; JSONPaths are relative to the object. Ready and its reason come first after the
 # identity columns: they are what `kubectl get dbr` is run for.
-READY_CONDITION_PATH = '.status.conditions[?(@.type=="Ready")]'
 PRINTER_COLUMNS: tuple[dict[str, Any], ...] = (
     {"name": "Account", "type": "string", "jsonPath": ".spec.account.id"},
     {"name": "Role", "type": "string", "jsonPath": ".spec.roleName"},
@@ -669,8 +670,6 @@ PRINTER_COLUMNS: tuple[dict[str, Any], ...] = (
     {"name": "Missing", "type": "integer", "jsonPath": ".status.missingCount"},
     {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
 )
-# `kubectl get dynamobackup` lists every kind of the operator at once.
-CATEGORIES = ("dynamobackup",)
 
 
 ROLE = KindInfo(

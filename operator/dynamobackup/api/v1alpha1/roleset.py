@@ -17,6 +17,8 @@ from pydantic import ConfigDict, Field, field_serializer, model_validator
 
 from dynamobackup.api.v1alpha1.account import LabelSelector
 from dynamobackup.api.v1alpha1.common import (
+    CATEGORIES,
+    READY_CONDITION_PATH,
     AccountId,
     Condition,
     KindInfo,
@@ -174,7 +176,6 @@ class DynamoBackupRoleSetStatus(StatusModel):
         return validate_model(cls, obj_status or {}, "status")
 
 
-READY_CONDITION_PATH = '.status.conditions[?(@.type=="Ready")]'
 PRINTER_COLUMNS: tuple[dict[str, Any], ...] = (
     {"name": "Role", "type": "string", "jsonPath": ".spec.template.roleName"},
     {"name": "Selected", "type": "integer", "jsonPath": ".status.selected"},
@@ -196,7 +197,7 @@ ROLE_SET = KindInfo(
     spec=DynamoBackupRoleSetSpec,
     status=DynamoBackupRoleSetStatus,
     printer_columns=PRINTER_COLUMNS,
-    categories=("dynamobackup",),
+    categories=CATEGORIES,
     example_spec={
         "template": {
             "roleName": "VeeamDynamoDBBackup",
