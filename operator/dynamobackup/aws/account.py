@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from dynamobackup.aws.observe import PolicyDocumentCache, read_document
+from dynamobackup.aws.observe import PolicyDocumentCache, read_document, role_fields
 from dynamobackup.reconcile.observed import ObservedManagedPolicy, ObservedRole
 
 # At most 1,000 items per page, IAM's maximum for both calls: fewer pages, fewer calls.
@@ -44,17 +44,10 @@ class AccountSnapshot:
             return None
         if detail is None or listed is None:
             raise NotInSnapshot(name)  # created or deleted between the two reads
-        boundary_arn = (detail.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn")
+        fields = role_fields(detail, listed)
+        boundary_arn = fields["permissions_boundary_arn"]
         return ObservedRole(
-            arn=detail["Arn"],
-            role_id=detail["RoleId"],
-            name=detail["RoleName"],
-            path=detail.get("Path", "/"),
-            description=listed.get("Description", ""),
-            max_session_duration=int(listed.get("MaxSessionDuration", 3600)),
-            permissions_boundary_arn=boundary_arn,
-            tags={tag["Key"]: tag["Value"] for tag in detail.get("Tags", [])},
-            trust=read_document(detail.get("AssumeRolePolicyDocument"), "trust policy"),
+            **fields,
             inline_policies={
                 policy["PolicyName"]: read_document(
                     policy.get("PolicyDocument"), f"inline policy {policy['PolicyName']}"

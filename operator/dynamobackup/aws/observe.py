@@ -89,23 +89,33 @@ def observe_role(iam: Any, name: str, cache: PolicyDocumentCache) -> ObservedRol
         if error_code(error) == "NoSuchEntity":
             return None
         raise
-    boundary_arn = role.get("PermissionsBoundary", {}).get("PermissionsBoundaryArn")
+    fields = role_fields(role, role)
+    boundary_arn = fields["permissions_boundary_arn"]
     return ObservedRole(
-        arn=role["Arn"],
-        role_id=role["RoleId"],
-        name=role["RoleName"],
-        path=role.get("Path", "/"),
-        description=role.get("Description", ""),
-        max_session_duration=int(role.get("MaxSessionDuration", 3600)),
-        permissions_boundary_arn=boundary_arn,
-        tags={tag["Key"]: tag["Value"] for tag in role.get("Tags", [])},
-        trust=read_document(role.get("AssumeRolePolicyDocument"), "trust policy"),
+        **fields,
         inline_policies=_inline_policies(iam, name),
         attached_policies=tuple(
             observe_managed_policy(iam, arn, cache) for arn in _attached_policy_arns(iam, name)
         ),
         boundary=_observe_boundary(iam, boundary_arn, cache) if boundary_arn else None,
     )
+
+
+def role_fields(role: Mapping[str, Any], settings: Mapping[str, Any]) -> dict[str, Any]:
+    """The ObservedRole fields IAM states of the role itself: from GetRole's Role alone, or from
+    GetAccountAuthorizationDetails' RoleDetail with ListRoles' entry for the settings it lacks."""
+    boundary = role.get("PermissionsBoundary") or {}
+    return {
+        "arn": role["Arn"],
+        "role_id": role["RoleId"],
+        "name": role["RoleName"],
+        "path": role.get("Path", "/"),
+        "description": settings.get("Description", ""),
+        "max_session_duration": int(settings.get("MaxSessionDuration", 3600)),
+        "permissions_boundary_arn": boundary.get("PermissionsBoundaryArn"),
+        "tags": {tag["Key"]: tag["Value"] for tag in role.get("Tags", [])},
+        "trust": read_document(role.get("AssumeRolePolicyDocument"), "trust policy"),
+    }
 
 
 class BoundaryNotFoundError(Exception):
