@@ -27,12 +27,13 @@ from dynamobackup.api.v1alpha1 import (
 )
 from dynamobackup.policy.catalog import default_catalog
 from dynamobackup.reconcile.compliance import assess
-from dynamobackup.reconcile.desired import INLINE_POLICY_NAME, DesiredRole, desired_role
-from dynamobackup.reconcile.observed import ObservedDocument, ObservedRole
+from dynamobackup.reconcile.desired import DesiredRole, desired_role
+from dynamobackup.reconcile.observed import ObservedRole
 from dynamobackup.reconcile.outcome import Failure, Outcome
 from dynamobackup.reconcile.ownership import Owner
 from dynamobackup.reconcile.status import build_status
 from dynamobackup_devenv import binaries
+from enforced import enforced_role
 
 REPO = Path(__file__).parents[2]
 INSTALL_DOC = REPO / "docs" / "install.md"
@@ -52,22 +53,6 @@ SPEC = {
 
 def desired(mode: str = "Enforce") -> DesiredRole:
     return desired_role(DynamoBackupRoleSpec.parse({**SPEC, "mode": mode}), OWNER)
-
-
-def role_as_enforced(want: DesiredRole) -> ObservedRole:
-    return ObservedRole(
-        arn=want.arn,
-        role_id="AROAEXAMPLEEXAMPLE123",
-        name=want.name,
-        path=want.path,
-        description=want.settings.description,
-        max_session_duration=want.settings.max_session_duration,
-        permissions_boundary_arn=want.settings.permissions_boundary_arn,
-        tags=dict(want.role_tags),
-        trust=ObservedDocument(want.trust),
-        inline_policies={INLINE_POLICY_NAME: ObservedDocument(want.permissions[0])},
-        attached_policies=(),
-    )
 
 
 def checked(want: DesiredRole, role: ObservedRole | None) -> Outcome:
@@ -98,8 +83,8 @@ def written(outcome: Outcome, generation: int = 1) -> DynamoBackupRoleStatus:
 def states() -> dict[str, dict[str, Any]]:
     """The objects of each row of the table, their status built by the operator's own code."""
     enforce, audit = desired(), desired("Audit")
-    compliant = role_as_enforced(enforce)
-    drifted = replace(role_as_enforced(audit), inline_policies={})
+    compliant = enforced_role(enforce)
+    drifted = replace(enforced_role(audit), inline_policies={})
     throttled = Failure("Throttling", "GetRole failed after retries: Rate exceeded", retryable=True)
     denied = Failure("AccessDenied", "the operator may not call iam:GetRole on the role")
     return {

@@ -19,6 +19,7 @@ from dynamobackup.reconcile import plan as p
 from dynamobackup.reconcile.desired import INLINE_POLICY_NAME, DesiredRole, desired_role
 from dynamobackup.reconcile.observed import ObservedDocument, ObservedManagedPolicy, ObservedRole
 from dynamobackup.reconcile.ownership import MANAGED_BY_TAG, MANAGED_BY_VALUE, Owner
+from enforced import enforced_role
 
 from .simulator import Decision, Request, decide, load
 
@@ -126,20 +127,7 @@ def spec(**overrides: Any) -> DesiredRole:
 
 def as_enforced(desired: DesiredRole, **changes: Any) -> ObservedRole:
     """The role as Enforce leaves it (inline delivery), with `changes` applied."""
-    role = ObservedRole(
-        arn=desired.arn,
-        role_id="AROAEXAMPLE",
-        name=desired.name,
-        path=desired.path,
-        description=desired.settings.description,
-        max_session_duration=desired.settings.max_session_duration,
-        permissions_boundary_arn=desired.settings.permissions_boundary_arn,
-        tags=desired.role_tags,
-        trust=ObservedDocument(desired.trust),
-        inline_policies={INLINE_POLICY_NAME: ObservedDocument(desired.permissions[0])},
-        attached_policies=(),
-    )
-    return replace(role, **changes)
+    return enforced_role(desired, **changes)
 
 
 def own_managed(desired: DesiredRole) -> ObservedManagedPolicy:

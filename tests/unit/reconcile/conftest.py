@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from typing import Any
 from urllib.parse import quote
 
@@ -11,14 +10,10 @@ import pytest
 
 from dynamobackup.api.v1alpha1 import DynamoBackupRoleSpec
 from dynamobackup.policy.document import parse_document
-from dynamobackup.reconcile.desired import (
-    INLINE_POLICY_NAME,
-    MANAGED_POLICY_PATH,
-    DesiredRole,
-    desired_role,
-)
-from dynamobackup.reconcile.observed import ObservedDocument, ObservedManagedPolicy, ObservedRole
+from dynamobackup.reconcile.desired import DesiredRole, desired_role
+from dynamobackup.reconcile.observed import ObservedDocument, ObservedRole
 from dynamobackup.reconcile.ownership import Owner
+from enforced import enforced_role
 
 OWNER = Owner("team-a", "backup-role")
 APPLIANCE = "arn:aws:iam::111111111111:role/VeeamImpersonation"
@@ -54,36 +49,10 @@ def as_iam_returns(document: Any) -> ObservedDocument:
 
 
 def observed_from(desired: DesiredRole, **changes: Any) -> ObservedRole:
-    """The role exactly as Enforce would have left it, as IAM would report it."""
-    attached: tuple[ObservedManagedPolicy, ...] = ()
-    inline: dict[str, ObservedDocument] = {}
-    if str(desired.delivery) == "Managed":
-        attached = tuple(
-            ObservedManagedPolicy(
-                arn=desired.managed_policy_arn(i),
-                name=desired.managed_policy_name(i),
-                path=MANAGED_POLICY_PATH,
-                document=as_iam_returns(doc),
-                tags=desired.owner.tags(),
-            )
-            for i, doc in enumerate(desired.permissions, start=1)
-        )
-    else:
-        inline = {INLINE_POLICY_NAME: as_iam_returns(desired.permissions[0])}
-    role = ObservedRole(
-        arn=desired.arn,
-        role_id="AROAEXAMPLEEXAMPLE123",
-        name=desired.name,
-        path=desired.path,
-        description=desired.settings.description,
-        max_session_duration=desired.settings.max_session_duration,
-        permissions_boundary_arn=desired.settings.permissions_boundary_arn,
-        tags={**desired.role_tags, "cost-center": "42"},
-        trust=as_iam_returns(desired.trust),
-        inline_policies=inline,
-        attached_policies=attached,
-    )
-    return replace(role, **changes)
+    """The role exactly as Enforce would have left it, as IAM would report it, with a tag
+    someone else added (tags the operator did not set are left alone)."""
+    changes.setdefault("tags", {**desired.role_tags, "cost-center": "42"})
+    return enforced_role(desired, spelling=as_iam_returns, **changes)
 
 
 @pytest.fixture
