@@ -1,8 +1,9 @@
 """DynamoBackupOrganization handlers: read the organisation, write the bindings it implies.
 
-The decisions are reconcile.discovery's, the AWS reads aws.organizations'. This module decides
-when a discovery is due (the interval, a spec change, the on-demand annotation, a retry after a
-failure), lists the bindings the object manages (one LIST per run) and writes those that differ.
+The decisions are reconcile.discovery's (which bindings, when a discovery is due, the
+conditions), the AWS reads aws.organizations'. This module remembers the last success and
+failure of each object, lists the bindings it manages (one LIST per run), writes those that
+differ and patches the status.
 """
 
 from __future__ import annotations
@@ -23,12 +24,9 @@ from dynamobackup.api.v1alpha1 import (
     ORGANIZATION,
     VERSION,
     ApiError,
-    Condition,
-    ConditionType,
     DynamoBackupOrganizationSpec,
     DynamoBackupOrganizationStatus,
     MarkedAccount,
-    set_condition,
 )
 from dynamobackup.api.v1alpha1.organization import SOURCE_ANNOTATION, SOURCE_LABEL
 from dynamobackup.aws.organizations import read_organization
@@ -39,6 +37,8 @@ from dynamobackup.reconcile.discovery import (
     BindingWrite,
     DiscoveryPlan,
     ExistingBinding,
+    discovery_conditions,
+    discovery_due,
     listed,
     plan_bindings,
     source_label,
@@ -88,20 +88,15 @@ class Discovery:
             spec = DynamoBackupOrganizationSpec.parse(body.get("spec") or {})
         except ApiError:
             return False
-        # The body a timer sees may predate our last status patch; our memory never does.
-        done = self._done.get(body.meta.uid)
-        last, generation = (
-            done if done is not None else (status.last_discovery_time, status.observed_generation)
+        return discovery_due(
+            now,
+            generation=body.meta.get("generation"),
+            period=spec.period,
+            recorded=(status.last_discovery_time, status.observed_generation),
+            remembered=self._done.get(body.meta.uid),
+            failed_at=self._failures.get(body.meta.uid),
+            retry_delay=timedelta(seconds=self.runtime.config.retry_delay_seconds),
         )
-        failed = self._failures.get(body.meta.uid)
-        if failed is not None:
-            # After a failure, retry at the operator's retry delay, not at every tick (a change
-            # of the spec is discovered at once by the update handler).
-            wait = min(spec.period, timedelta(seconds=self.runtime.config.retry_delay_seconds))
-            return now - failed >= wait
-        if generation != body.meta.get("generation"):
-            return True
-        return last is None or now - last >= spec.period
 
     def _discover(self, body: kopf.Body) -> None:
         name, generation = body.meta.name or "", body.meta.get("generation")
@@ -272,7 +267,9 @@ class Discovery:
             marked_accounts=listed([*problems, *plan.marked]),
             last_discovery_time=now.replace(microsecond=0),
             aws_calls=calls,
-            conditions=_conditions(previous, ready, None, generation, now),
+            conditions=discovery_conditions(
+                previous.conditions or [], ready, None, generation, now
+            ),
         )
         if plan.writes:
             kopf.info(
@@ -296,8 +293,8 @@ class Discovery:
         status = DynamoBackupOrganizationStatus(
             observed_generation=body.meta.get("generation"),
             aws_calls=calls,
-            conditions=_conditions(
-                previous,
+            conditions=discovery_conditions(
+                previous.conditions or [],
                 (False, failure.reason, failure.message),
                 failure,
                 body.meta.get("generation"),
@@ -332,37 +329,3 @@ def _existing_binding(obj: Mapping[str, Any]) -> ExistingBinding:
         annotations=dict(metadata.get("annotations") or {}),
         spec=dict(obj.get("spec") or {}),
     )
-
-
-def _conditions(
-    previous: DynamoBackupOrganizationStatus,
-    ready: tuple[bool, str, str],
-    failure: Failure | None,
-    generation: int | None,
-    now: datetime,
-) -> list[Condition]:
-    def make(kind: ConditionType, state: bool, reason: str, message: str) -> Condition:
-        return Condition.make(
-            kind.value, state, reason, message, observed_generation=generation, now=now
-        )
-
-    retrying = failure is not None and failure.retryable
-    stalled = failure is not None and not failure.retryable
-    conditions = list(previous.conditions or [])
-    for condition in (
-        make(ConditionType.READY, *ready),
-        make(
-            ConditionType.RECONCILING,
-            retrying,
-            failure.reason if retrying and failure else "DiscoveryFinished",
-            failure.message if retrying and failure else "the last discovery finished",
-        ),
-        make(
-            ConditionType.STALLED,
-            stalled,
-            failure.reason if stalled and failure else "NotStalled",
-            failure.message if stalled and failure else "nothing blocks discovery",
-        ),
-    ):
-        conditions = set_condition(conditions, condition)
-    return conditions

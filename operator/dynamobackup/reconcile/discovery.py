@@ -4,7 +4,8 @@ retagged or the template changes, and marked (never deleted) when an account lea
 organisation, is suspended or is excluded.
 
 Pure: the aws layer reads the organisation into an OrganizationSnapshot, the handler lists the
-bindings and applies the writes. Only bindings that differ are written.
+bindings and applies the writes. Only bindings that differ are written. When a discovery is due
+and which conditions its status reports are decided here too.
 """
 
 from __future__ import annotations
@@ -14,14 +15,17 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from dynamobackup.api.v1alpha1 import (
     ApiError,
+    Condition,
+    ConditionType,
     DynamoBackupAccountSpec,
     DynamoBackupOrganizationSpec,
     MarkedAccount,
+    set_condition,
 )
 from dynamobackup.api.v1alpha1.organization import (
     ACCOUNT_ID_LABEL,
@@ -40,6 +44,7 @@ from dynamobackup.api.v1alpha1.organization import (
     TAGS_ANNOTATION,
     AccountState,
 )
+from dynamobackup.reconcile.outcome import Failure
 
 MAX_LABEL = 63
 MAX_LISTED = 100
@@ -316,3 +321,71 @@ def _mark(  # noqa: PLR0917
 
 def listed(marked: Sequence[MarkedAccount]) -> list[MarkedAccount]:
     return list(marked[:MAX_LISTED])
+
+
+# A finished discovery: when (None: never), and the metadata.generation it saw.
+LastDiscovery = tuple[datetime | None, int | None]
+
+
+def discovery_due(
+    now: datetime,
+    *,
+    generation: int | None,
+    period: timedelta,
+    recorded: LastDiscovery,
+    remembered: LastDiscovery | None,
+    failed_at: datetime | None,
+    retry_delay: timedelta,
+) -> bool:
+    """Whether the timer should discover an organisation now.
+
+    `recorded` is what the status says, `remembered` the operator's own record of its last
+    success, `failed_at` when the last discovery failed (None once one succeeded).
+    """
+    # The body a timer sees may predate our last status patch; our memory never does.
+    last, seen = remembered if remembered is not None else recorded
+    if failed_at is not None:
+        # After a failure, retry at the operator's retry delay, not at every tick (a change of
+        # the spec is discovered at once by the update handler).
+        return now - failed_at >= min(period, retry_delay)
+    if seen != generation:
+        return True
+    return last is None or now - last >= period
+
+
+def discovery_conditions(
+    previous: Sequence[Condition],
+    ready: tuple[bool, str, str],
+    failure: Failure | None,
+    generation: int | None,
+    now: datetime,
+) -> list[Condition]:
+    """`previous` with Ready (`ready`: status, reason, message), Reconciling (a retryable
+    failure) and Stalled (a final one) set for a discovery that ended with `failure`, or
+    succeeded when it is None."""
+
+    def make(kind: ConditionType, state: bool, reason: str, message: str) -> Condition:
+        return Condition.make(
+            kind.value, state, reason, message, observed_generation=generation, now=now
+        )
+
+    retrying = failure if failure is not None and failure.retryable else None
+    stalled = failure if failure is not None and not failure.retryable else None
+    conditions = list(previous)
+    for condition in (
+        make(ConditionType.READY, *ready),
+        make(
+            ConditionType.RECONCILING,
+            retrying is not None,
+            retrying.reason if retrying else "DiscoveryFinished",
+            retrying.message if retrying else "the last discovery finished",
+        ),
+        make(
+            ConditionType.STALLED,
+            stalled is not None,
+            stalled.reason if stalled else "NotStalled",
+            stalled.message if stalled else "nothing blocks discovery",
+        ),
+    ):
+        conditions = set_condition(conditions, condition)
+    return conditions
