@@ -186,7 +186,7 @@ def _register_role_sets(registry: kopf.OperatorRegistry, runtime: Runtime) -> No
 
     def on_set(*, body: kopf.Body, **indices: Any) -> None:
         children = indices["role_set_children"]
-        _contained(runtime, lambda: sets.reconcile(body, *_tenancy(indices), children))
+        _contained(runtime, lambda: sets.converge(body, *_tenancy(indices), children))
 
     for cause in (kopf.on.resume, kopf.on.create, kopf.on.update):
         cause(

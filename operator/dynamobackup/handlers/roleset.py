@@ -40,6 +40,7 @@ from dynamobackup.reconcile.roleset import (
     Child,
     ChildPlan,
     ChildWrite,
+    child_write_reason,
     plan_children,
     select_accounts,
     set_status,
@@ -111,7 +112,7 @@ class ChildWriter:
         try:
             write()
         except ApiException as error:
-            reason = _write_reason(error)
+            reason = child_write_reason(error.status)
             message = f"the API server answered {error.status}: {_api_message(error)}"
             logger.warning("role set %s/%s: %s", self.namespace, self.set_name, message)
             if account is not None:
@@ -119,7 +120,7 @@ class ChildWriter:
         except Exception as error:  # urllib3 and socket errors: the API server is unreachable
             if account is not None:
                 self.failures[account] = (
-                    "ChildNotWritten",
+                    child_write_reason(None),
                     f"the API server is unreachable ({type(error).__name__})",
                 )
 
@@ -198,16 +199,6 @@ class ChildWriter:
         }
 
 
-def _write_reason(error: ApiException) -> str:
-    if error.status == 409:
-        return "ChildNameTaken"
-    if error.status == 422:
-        return "ChildInvalid"
-    if error.status == 403:
-        return "ChildForbidden"
-    return "ChildNotWritten"
-
-
 def _api_message(error: ApiException) -> str:
     try:
         return str(json.loads(error.body or "{}").get("message") or error.reason)
@@ -232,7 +223,7 @@ class RoleSets:
             self._api = client.CustomObjectsApi(api_client())
         return self._api
 
-    def reconcile(
+    def converge(
         self, body: kopf.Body, bindings: Index, namespaces: Index, children_index: Index
     ) -> None:
         namespace, uid = body.meta.namespace or "", body.meta.uid

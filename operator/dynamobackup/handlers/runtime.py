@@ -70,7 +70,7 @@ class Runtime:
         self.manager = manager or RoleManager(SessionProvider(config.aws))
         self.status_writer = status_writer or StatusWriter()
         self.secrets = SecretReader(config.external_id_secret_names)
-        self.executor = ThreadPoolExecutor(config.workers, thread_name_prefix="reconcile")
+        self.executor = ThreadPoolExecutor(config.workers, thread_name_prefix="converge")
         self.batches = AccountBatches(self.executor, per_account=config.account_concurrency)
         self.sweep_task: Any = None  # the drift sweeper's task, once kopf started it
         self._locks: dict[str, threading.Lock] = {}

@@ -220,6 +220,22 @@ def plan_children(
     return ChildPlan(tuple(create), tuple(update), delete, invalid)
 
 
+# The API server's answer to a child's write -> the reason reported for that account.
+_WRITE_REASONS = {
+    409: "ChildNameTaken",  # a DynamoBackupRole of that name exists and is not this set's
+    422: "ChildInvalid",  # the API server refused the child's spec
+    403: "ChildForbidden",  # the operator may not write DynamoBackupRoles in the namespace
+}
+
+
+def child_write_reason(status: int | None) -> str:
+    """Why a child could not be written, from the HTTP status of the API server's answer
+    (None: no answer, the API server was unreachable)."""
+    return (
+        _WRITE_REASONS.get(status, "ChildNotWritten") if status is not None else "ChildNotWritten"
+    )
+
+
 @dataclass(frozen=True)
 class Tally:
     """The children's verdicts, counted and listed."""

@@ -20,6 +20,7 @@ from dynamobackup.reconcile.roleset import (
     Selection,
     child_name,
     child_spec,
+    child_write_reason,
     plan_children,
     select_accounts,
     set_status,
@@ -204,3 +205,20 @@ def test_a_selector_needs_ids_or_labels() -> None:
         role_set()
     with pytest.raises(ApiError, match="duplicate"):
         role_set(accountIds=["111111111111", "111111111111"])
+
+
+@pytest.mark.parametrize(
+    ("status", "reason"),
+    [
+        (409, "ChildNameTaken"),  # a DynamoBackupRole of that name is not this set's
+        (422, "ChildInvalid"),
+        (403, "ChildForbidden"),
+        (500, "ChildNotWritten"),
+        (404, "ChildNotWritten"),
+        (None, "ChildNotWritten"),  # no answer: the API server was unreachable
+    ],
+)
+def test_a_failed_child_write_is_reported_with_the_reason_of_the_api_servers_answer(
+    status: int | None, reason: str
+) -> None:
+    assert child_write_reason(status) == reason
