@@ -37,7 +37,7 @@ from dynamobackup_devenv.binaries import BuildError
 from dynamobackup_devenv.certs import cert_paths
 from dynamobackup_devenv.controlplane import ControlPlane, apiserver_ready
 from dynamobackup_devenv.moto_server import MotoServer, moto_healthy
-from dynamobackup_devenv.processes import pid_alive, stop_process_group
+from dynamobackup_devenv.processes import log_tail, pid_alive, stop_process_group
 
 __all__ = [
     "BuildError",
@@ -60,6 +60,7 @@ OPERATOR_PID_FILE = "operator.pid"
 START_TIMEOUT = 180.0
 STOP_TIMEOUT = 30.0
 MONITOR_INTERVAL = 2.0
+SUPERVISOR_LOG_LINES = 40
 
 
 class DevEnvironmentError(RuntimeError):
@@ -206,21 +207,14 @@ def _wait_for_supervisor(
         if supervisor.poll() is not None:
             raise DevEnvironmentError(
                 f"the environment failed to start (exit code {supervisor.returncode}):\n"
-                + _log_tail(state_dir / "logs" / "supervisor.log")
+                + log_tail(state_dir / "logs" / "supervisor.log", SUPERVISOR_LOG_LINES)
             )
         time.sleep(0.2)
     stop_environment(state_dir)
     raise DevEnvironmentError(
         f"the environment was not ready after {timeout:.0f}s:\n"
-        + _log_tail(state_dir / "logs" / "supervisor.log")
+        + log_tail(state_dir / "logs" / "supervisor.log", SUPERVISOR_LOG_LINES)
     )
-
-
-def _log_tail(path: Path, lines: int = 40) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
 
 
 def _read_state(state_dir: Path) -> dict[str, Any]:

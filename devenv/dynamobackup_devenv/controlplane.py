@@ -27,7 +27,6 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Protocol, Self
 
 import yaml
@@ -36,14 +35,7 @@ from kubernetes.client import ApiClient
 
 from dynamobackup_devenv import binaries
 from dynamobackup_devenv.certs import ControlPlaneCerts, write_control_plane_certs
-from dynamobackup_devenv.processes import (
-    ManagedProcess,
-    ProcessFailed,
-    free_ports,
-    register_cleanup,
-    unregister_cleanup,
-    wait_until,
-)
+from dynamobackup_devenv.processes import ManagedProcess, Service, start_on_free_ports, wait_until
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +43,6 @@ SERVICE_CLUSTER_IP_RANGE = "10.0.0.0/24"
 SERVICE_IP = "10.0.0.1"
 SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local"
 CONTEXT_NAME = "dbr-local"
-START_ATTEMPTS = 3
 # Context names of clusters made for testing; anything else might be somebody's real cluster.
 TEST_CONTEXT_PATTERNS = ("kind-*", "k3d-*", "minikube", "docker-desktop", "*test*")
 
@@ -74,7 +65,7 @@ class UnsafeClusterError(RuntimeError):
     """DBR_USE_EXISTING_CLUSTER points at a context that does not look like a test cluster."""
 
 
-class ControlPlane:
+class ControlPlane(Service):
     """etcd + kube-apiserver as child processes; `start()` returns once /readyz answers ok."""
 
     def __init__(
@@ -86,19 +77,17 @@ class ControlPlane:
     ) -> None:
         # workdir: certificates, etcd data and the kubeconfig. A given one is kept (the caller owns it),
         # a generated temporary one is removed on stop. log_dir defaults to <workdir>/logs.
+        super().__init__(start_timeout, die_with_parent)
         self._given_workdir = workdir
         self._log_dir = log_dir
-        self.start_timeout = start_timeout
-        self.die_with_parent = die_with_parent
         self.workdir: Path | None = None
         self.etcd: ManagedProcess | None = None
         self.apiserver: ManagedProcess | None = None
         self.etcd_port = 0
         self.secure_port = 0
         self._peer_port = 0
-        self.startup_seconds: float | None = None
         self._certs: ControlPlaneCerts | None = None
-        self._cleanup_token: int | None = None
+        self._binaries: dict[str, Path] = {}
 
     # --- public surface ---------------------------------------------------------------------
 
@@ -122,16 +111,9 @@ class ControlPlane:
         return api_client_from_kubeconfig(self.kubeconfig)
 
     def start(self) -> Self:
-        paths = binaries.ensure(("etcd", "kube-apiserver"))
-        started = time.monotonic()
-        self._prepare_workdir()
-        self._cleanup_token = register_cleanup(self.stop)
-        try:
-            self._start_with_retries(paths["etcd"], paths["kube-apiserver"])
-        except BaseException:
-            self.stop()
-            raise
-        self.startup_seconds = time.monotonic() - started
+        # Built before the clock starts: a first build takes minutes and is no start-up time.
+        self._binaries = binaries.ensure(("etcd", "kube-apiserver"))
+        super().start()
         log.info(
             "control plane healthy in %.1fs: %s (etcd %s)",
             self.startup_seconds,
@@ -139,18 +121,6 @@ class ControlPlane:
             self.etcd_url,
         )
         return self
-
-    def stop(self) -> None:
-        """Stops kube-apiserver, then etcd, then removes a generated workdir; safe to call twice."""
-        for process in (self.apiserver, self.etcd):
-            if process is not None:
-                process.stop()
-        self.apiserver = self.etcd = None
-        if self.workdir is not None and self._given_workdir is None:
-            shutil.rmtree(self.workdir, ignore_errors=True)
-        if self._cleanup_token is not None:
-            unregister_cleanup(self._cleanup_token)
-            self._cleanup_token = None
 
     # --- faults (tests restart components; ports and data stay, as in a real restart) ----------
 
@@ -170,18 +140,7 @@ class ControlPlane:
         time.sleep(down_for)
         self._start_etcd(binaries.ensure(("etcd",))["etcd"], self._peer_port)
 
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    # --- start-up ------------------------------------------------------------------------------
+    # --- start-up and shut-down ----------------------------------------------------------------
 
     def _require_workdir(self) -> Path:
         if self.workdir is None:
@@ -196,26 +155,30 @@ class ControlPlane:
             self.workdir = Path(tempfile.mkdtemp(prefix="dbr-controlplane-"))
         self._certs = write_control_plane_certs(self.workdir / "pki", SERVICE_IP)
 
-    def _start_with_retries(self, etcd_binary: Path, apiserver_binary: Path) -> None:
-        # The free ports are only free when picked; if something grabbed one since, the child exits
-        # at once and a new set of ports is tried.
-        for attempt in range(1, START_ATTEMPTS + 1):
-            self.etcd_port, peer_port, self.secure_port = free_ports(3)
-            try:
-                self._start_etcd(etcd_binary, peer_port)
-                self._start_apiserver(apiserver_binary)
-                return
-            except ProcessFailed as failure:
-                if attempt == START_ATTEMPTS or "address already in use" not in str(failure):
-                    raise
-                log.warning("port clash while starting the control plane, retrying: %s", failure)
-                for process in (self.apiserver, self.etcd):
-                    if process is not None:
-                        process.stop()
-                self._reset_etcd_data()
+    def _start_up(self) -> None:
+        self._prepare_workdir()
+        start_on_free_ports(3, self._start_on, self._undo_attempt, "the control plane")
 
-    def _reset_etcd_data(self) -> None:
+    def _shut_down(self) -> None:
+        """Stops kube-apiserver, then etcd, then removes a generated workdir."""
+        self._stop_processes()
+        self.apiserver = self.etcd = None
+        if self.workdir is not None and self._given_workdir is None:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def _start_on(self, ports: list[int]) -> None:
+        self.etcd_port, peer_port, self.secure_port = ports
+        self._start_etcd(self._binaries["etcd"], peer_port)
+        self._start_apiserver(self._binaries["kube-apiserver"])
+
+    def _undo_attempt(self) -> None:
+        self._stop_processes()
         shutil.rmtree(self._require_workdir() / "etcd", ignore_errors=True)
+
+    def _stop_processes(self) -> None:
+        for process in (self.apiserver, self.etcd):
+            if process is not None:
+                process.stop()
 
     def _logs(self) -> Path:
         return self._log_dir or self._require_workdir() / "logs"

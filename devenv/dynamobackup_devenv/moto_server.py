@@ -18,23 +18,14 @@ import logging
 import os
 import sys
 import tempfile
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Self
 
 import boto3
 
-from dynamobackup_devenv.processes import (
-    ManagedProcess,
-    ProcessFailed,
-    free_ports,
-    register_cleanup,
-    unregister_cleanup,
-    wait_until,
-)
+from dynamobackup_devenv.processes import ManagedProcess, Service, start_on_free_ports, wait_until
 
 log = logging.getLogger(__name__)
 
@@ -42,10 +33,9 @@ REGION = "us-east-1"
 DEFAULT_ACCOUNT_ID = "123456789012"
 ACCOUNT_HEADER = "x-moto-account-id"
 DUMMY_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
-START_ATTEMPTS = 3
 
 
-class MotoServer:
+class MotoServer(Service):
     """`python -m moto.server` on a free 127.0.0.1 port; `start()` returns once it answers."""
 
     def __init__(
@@ -54,14 +44,11 @@ class MotoServer:
         start_timeout: float = 60.0,
         die_with_parent: bool = True,
     ) -> None:
+        super().__init__(start_timeout, die_with_parent)
         self._given_log_path = log_path
-        self.start_timeout = start_timeout
-        self.die_with_parent = die_with_parent
         self.port = 0
         self.process: ManagedProcess | None = None
-        self.startup_seconds: float | None = None
         self._temp_log: Path | None = None
-        self._cleanup_token: int | None = None
 
     @property
     def url(self) -> str:
@@ -76,38 +63,9 @@ class MotoServer:
         return self.process.log_path if self.process else None
 
     def start(self) -> Self:
-        started = time.monotonic()
-        self._cleanup_token = register_cleanup(self.stop)
-        try:
-            self._start_with_retries()
-        except BaseException:
-            self.stop()
-            raise
-        self.startup_seconds = time.monotonic() - started
+        super().start()
         log.info("moto server ready in %.1fs at %s", self.startup_seconds, self.url)
         return self
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.stop()
-            self.process = None
-        if self._temp_log is not None:
-            self._temp_log.unlink(missing_ok=True)
-            self._temp_log = None
-        if self._cleanup_token is not None:
-            unregister_cleanup(self._cleanup_token)
-            self._cleanup_token = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def reset(self) -> None:
         """Forgets every resource in every account (moto's own reset endpoint)."""
@@ -123,27 +81,31 @@ class MotoServer:
         """Environment variables that point boto3 (and the AWS CLI) in another process here."""
         return aws_environment(self.url)
 
-    def _start_with_retries(self) -> None:
-        for attempt in range(1, START_ATTEMPTS + 1):
-            (self.port,) = free_ports(1)
-            self.process = ManagedProcess(
-                "moto",
-                [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
-                self._log_path(),
-                _child_environment(),
-                self.die_with_parent,
-            )
-            self.process.start()
-            try:
-                wait_until(
-                    self.healthy, self.start_timeout, "moto server answering", [self.process]
-                )
-                return
-            except ProcessFailed as failure:
-                self.process.stop()
-                if attempt == START_ATTEMPTS or "already in use" not in str(failure):
-                    raise
-                log.warning("port clash while starting moto, retrying: %s", failure)
+    def _start_up(self) -> None:
+        start_on_free_ports(1, self._start_on, self._stop_process, "moto")
+
+    def _shut_down(self) -> None:
+        self._stop_process()
+        self.process = None
+        if self._temp_log is not None:
+            self._temp_log.unlink(missing_ok=True)
+            self._temp_log = None
+
+    def _start_on(self, ports: list[int]) -> None:
+        (self.port,) = ports
+        self.process = ManagedProcess(
+            "moto",
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+            self._log_path(),
+            _child_environment(),
+            self.die_with_parent,
+        )
+        self.process.start()
+        wait_until(self.healthy, self.start_timeout, "moto server answering", [self.process])
+
+    def _stop_process(self) -> None:
+        if self.process is not None:
+            self.process.stop()
 
     def _log_path(self) -> Path:
         if self._given_log_path is not None:

@@ -1,5 +1,11 @@
 """Child processes of the development environment that never outlive their owner.
 
+One place for their lifecycle: `ManagedProcess` starts a child with its output in a log file and stops
+it (SIGTERM to its process group, SIGKILL after a grace period); `wait_until` waits for a readiness
+check and fails early, with the child's log tail, if the child exits; `start_on_free_ports` retries a
+start-up whose ports were taken meanwhile; `Lifecycle` gives everything with a start and a stop its
+`with` form, and `Service` makes a start all-or-nothing with a stop that also runs at interpreter exit.
+
 Each child runs in its own session (so a Ctrl-C in the terminal reaches only the Python owner, which
 then stops the children in order) and, where the owner stays alive, with PR_SET_PDEATHSIG so the kernel
 kills it if the owner dies without cleaning up. Cleanups registered here run at interpreter exit, and a
@@ -13,18 +19,25 @@ import contextlib
 import ctypes
 import ctypes.util
 import itertools
+import logging
 import os
 import signal
 import socket
 import subprocess
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import FrameType
-from typing import IO
+from typing import IO, Self
+
+log = logging.getLogger(__name__)
 
 STOP_GRACE_SECONDS = 10.0
+START_ATTEMPTS = 3
+# How etcd, kube-apiserver (Go) and moto (Python: "Address ...") report a port taken by someone else.
+_PORT_CLASH = "address already in use"
 _PR_SET_PDEATHSIG = 1
 
 _cleanups: dict[int, Callable[[], None]] = {}
@@ -113,7 +126,86 @@ def _pdeathsig_preexec() -> Callable[[], None] | None:
     return set_pdeathsig
 
 
-class ManagedProcess:
+class Lifecycle(ABC):
+    """Something started and stopped; `with` starts it and stops it however the block ends."""
+
+    @abstractmethod
+    def start(self) -> Self: ...
+
+    @abstractmethod
+    def stop(self) -> None: ...
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+class Service(Lifecycle):
+    """A Lifecycle that is all up or all down, and never outlives the interpreter.
+
+    A failed start stops whatever it had started before raising; `stop()` runs at interpreter exit if
+    the owner never calls it, and is safe to call twice. Subclasses say what starting and stopping
+    mean in `_start_up` and `_shut_down`; `startup_seconds` records how long `_start_up` took.
+    `start_timeout` bounds each child's wait for readiness; `die_with_parent` is ManagedProcess's.
+    """
+
+    def __init__(self, start_timeout: float, die_with_parent: bool) -> None:
+        self.start_timeout = start_timeout
+        self.die_with_parent = die_with_parent
+        self.startup_seconds: float | None = None
+        self._cleanup_token: int | None = None
+
+    def start(self) -> Self:
+        started = time.monotonic()
+        self._cleanup_token = register_cleanup(self.stop)
+        try:
+            self._start_up()
+        except BaseException:
+            self.stop()
+            raise
+        self.startup_seconds = time.monotonic() - started
+        return self
+
+    def stop(self) -> None:
+        self._shut_down()
+        if self._cleanup_token is not None:
+            unregister_cleanup(self._cleanup_token)
+            self._cleanup_token = None
+
+    @abstractmethod
+    def _start_up(self) -> None: ...
+
+    @abstractmethod
+    def _shut_down(self) -> None: ...
+
+
+def start_on_free_ports(
+    count: int,
+    attempt: Callable[[list[int]], None],
+    undo: Callable[[], None],
+    what: str,
+    attempts: int = START_ATTEMPTS,
+) -> None:
+    """Runs `attempt` (which starts children on the `count` free ports it is given) until it succeeds.
+
+    The ports are only free when picked: if another process binds one first, the child exits at once
+    with "address already in use"; `undo` then stops what the attempt started and the next attempt
+    gets new ports. Any other failure, and the last attempt's, is raised.
+    """
+    for attempt_number in range(1, attempts + 1):
+        try:
+            attempt(free_ports(count))
+            return
+        except ProcessFailed as failure:
+            if attempt_number == attempts or _PORT_CLASH not in str(failure).lower():
+                raise
+            log.warning("port clash while starting %s, retrying: %s", what, failure)
+            undo()
+
+
+class ManagedProcess(Lifecycle):
     """One child process with its output in a log file, stopped by signalling its process group."""
 
     def __init__(
@@ -136,7 +228,7 @@ class ManagedProcess:
     def pid(self) -> int | None:
         return self._popen.pid if self._popen else None
 
-    def start(self) -> None:
+    def start(self) -> Self:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = self.log_path.open("ab")
         # PR_SET_PDEATHSIG fires when the *thread* that forked exits, so callers starting from a
@@ -151,6 +243,7 @@ class ManagedProcess:
             start_new_session=True,
             preexec_fn=preexec,  # noqa: PLW1509 - only a prctl call, resolved before the fork
         )
+        return self
 
     def running(self) -> bool:
         return self._popen is not None and self._popen.poll() is None
@@ -167,11 +260,7 @@ class ManagedProcess:
             )
 
     def log_tail(self, lines: int = 30) -> str:
-        try:
-            text = self.log_path.read_text(errors="replace")
-        except OSError:
-            return "(no log)"
-        return "\n".join(text.splitlines()[-lines:])
+        return log_tail(self.log_path, lines)
 
     def stop(self, grace: float = STOP_GRACE_SECONDS) -> None:
         """SIGTERM to the whole process group, SIGKILL after `grace` seconds; always reaps the child."""
@@ -181,6 +270,15 @@ class ManagedProcess:
         if self._log is not None:
             self._log.close()
             self._log = None
+
+
+def log_tail(path: Path, lines: int = 30) -> str:
+    """The last `lines` lines of a child's log, for an error message."""
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return "(no log)"
+    return "\n".join(text.splitlines()[-lines:])
 
 
 def stop_process_group(

@@ -6,10 +6,13 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -17,7 +20,14 @@ from kubernetes import client
 
 from dynamobackup_devenv.controlplane import ControlPlane
 from dynamobackup_devenv.moto_server import MotoServer
-from dynamobackup_devenv.processes import group_members, pid_alive
+from dynamobackup_devenv.processes import (
+    ManagedProcess,
+    ProcessFailed,
+    group_members,
+    pid_alive,
+    start_on_free_ports,
+    wait_until,
+)
 
 GONE_TIMEOUT = 20.0
 
@@ -130,6 +140,63 @@ def test_owner_ending_takes_children_along(mode: str, signum: int | None) -> Non
     else:
         assert not workdir.exists()
         assert not Path(report["log"]).exists()
+
+
+def test_a_port_taken_since_it_was_picked_is_retried_on_new_ports(tmp_path: Path) -> None:
+    """A child that finds its port taken exits with Python's "Address already in use" (Go's says
+    "address ..."); the start-up is tried again on fresh ports instead of failing."""
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        tried: list[int] = []
+        children: list[ManagedProcess] = []
+
+        def serve_http(ports: list[int]) -> None:
+            port = ports[0] if tried else squatter.getsockname()[1]
+            tried.append(port)
+            children.append(_http_server(port, tmp_path / f"http-{len(tried)}.log"))
+            wait_until(lambda: _answers(port), 30, "http.server answering", children[-1:])
+
+        def stop_last() -> None:
+            children[-1].stop()
+
+        try:
+            start_on_free_ports(1, serve_http, stop_last, "http.server")
+            assert len(tried) == 2
+            assert tried[1] != squatter.getsockname()[1]
+            assert [child.running() for child in children] == [False, True]
+        finally:
+            for child in children:
+                child.stop()
+
+
+def test_a_start_up_failing_otherwise_is_not_retried(tmp_path: Path) -> None:
+    attempts: list[list[int]] = []
+
+    def fail(ports: list[int]) -> None:
+        attempts.append(ports)
+        child = ManagedProcess(
+            "broken", [sys.executable, "-c", "raise SystemExit(3)"], tmp_path / "log"
+        )
+        with child:
+            wait_until(lambda: False, 30, "never", [child])
+
+    with pytest.raises(ProcessFailed, match="broken exited with code 3"):
+        start_on_free_ports(1, fail, lambda: None, "broken")
+    assert len(attempts) == 1
+
+
+def _http_server(port: int, log: Path) -> ManagedProcess:
+    args = [sys.executable, "-m", "http.server", "--bind", "127.0.0.1", str(port)]
+    return ManagedProcess("http.server", args, log, dict(os.environ)).start()
+
+
+def _answers(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1) as reply:
+            return bool(reply.status == 200)
+    except (OSError, urllib.error.URLError):
+        return False
 
 
 def _run_child(mode: str) -> dict[str, object]:
