@@ -19,12 +19,11 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Self
 
 import websocket
 
-from dynamobackup_devenv.processes import ManagedProcess
+from dynamobackup_devenv.processes import Lifecycle, ManagedProcess, wait_until
 
 CHROMIUM = "/usr/bin/chromium"
 START_TIMEOUT = 60.0
@@ -64,7 +63,7 @@ def ensure_chromium() -> str:
     return CHROMIUM
 
 
-class Browser:
+class Browser(Lifecycle):
     """One headless Chromium and one page, over the DevTools protocol."""
 
     def __init__(self, width: int = 1280, height: int = 900) -> None:
@@ -87,9 +86,8 @@ class Browser:
         ]
         self.process = ManagedProcess(
             "chromium", args, self.profile / "chromium.log", dict(os.environ)
-        )
-        self.process.start()
-        port = self._devtools_port()
+        ).start()
+        port = self._devtools_port(self.process)
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10) as answer:
             page = next(t for t in json.loads(answer.read()) if t["type"] == "page")
         self._socket = websocket.create_connection(page["webSocketDebuggerUrl"], timeout=30)
@@ -97,16 +95,15 @@ class Browser:
         self.call("Network.enable")
         return self
 
-    def _devtools_port(self) -> int:
+    def _devtools_port(self, chromium: ManagedProcess) -> int:
+        # Chromium writes the port it picked to this file once it listens.
         marker = self.profile / "DevToolsActivePort"
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if marker.exists() and marker.read_text().strip():
-                return int(marker.read_text().splitlines()[0])
-            if self.process is not None and not self.process.running():
-                raise BrowserUnavailable(f"Chromium exited; see {self.profile / 'chromium.log'}")
-            time.sleep(0.1)
-        raise BrowserUnavailable(f"Chromium opened no DevTools port in {START_TIMEOUT:.0f}s")
+
+        def written() -> bool:
+            return marker.exists() and bool(marker.read_text().strip())
+
+        wait_until(written, START_TIMEOUT, "Chromium's DevTools port file", [chromium])
+        return int(marker.read_text().splitlines()[0])
 
     def call(self, method: str, **params: Any) -> dict[str, Any]:
         """Sends one command and returns its result; events that arrive meanwhile are noted."""
@@ -161,14 +158,3 @@ class Browser:
             self.process.stop()
             self.process = None
         shutil.rmtree(self.profile, ignore_errors=True)
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

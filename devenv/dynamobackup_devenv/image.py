@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self
 
-from dynamobackup_devenv.processes import ManagedProcess
+from dynamobackup_devenv.processes import Lifecycle, ManagedProcess
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -296,7 +296,7 @@ class RunSpec:
     entrypoint: Sequence[str] | None = None
 
 
-class ImageRun:
+class ImageRun(Lifecycle):
     """One process of an image, read-only root and the image's user (see _SANDBOX)."""
 
     def __init__(self, image: str, spec: RunSpec, log_path: Path) -> None:
@@ -344,12 +344,6 @@ class ImageRun:
         if self.process is not None:
             self.process.stop()
         self._stack.close()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *_: object) -> None:
-        self.stop()
 
 
 def run_once(image: str, spec: RunSpec, timeout: float = 120) -> subprocess.CompletedProcess[str]:

@@ -9,11 +9,11 @@ import urllib.error
 import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
-from types import TracebackType
 from typing import Self
 
 from dynamobackup_devenv.processes import (
     STOP_GRACE_SECONDS,
+    Lifecycle,
     ManagedProcess,
     free_ports,
     wait_until,
@@ -22,7 +22,7 @@ from dynamobackup_devenv.processes import (
 STARTUP_TIMEOUT = 60.0
 
 
-class OperatorProcess:
+class OperatorProcess(Lifecycle):
     """The operator, started with `python -m dynamobackup.cli.main run` and stopped by signal."""
 
     def __init__(
@@ -96,14 +96,3 @@ class OperatorProcess:
 
     def stop(self) -> None:
         self.process.stop(self.stop_grace)
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

@@ -29,11 +29,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Self
 from urllib.parse import parse_qs, urlparse
 
-from dynamobackup_devenv.processes import free_ports
+from dynamobackup_devenv.processes import Lifecycle, free_ports
 
 FAULTS = ("throttle", "unavailable", "html", "reset", "delay", "truncated", "after_mutation")
 MUTATING = re.compile(r"^(Create|Put|Update|Delete|Attach|Detach|Tag|Untag|Remove|Add|Set)")
@@ -70,7 +69,7 @@ class Record:
     secrets: set[str] = field(default_factory=set)
 
 
-class FaultProxy:
+class FaultProxy(Lifecycle):
     def __init__(self, upstream: str, seed: int, read_timeout: float) -> None:
         self.upstream = urlparse(upstream)
         self.random = random.Random(seed)
@@ -96,17 +95,6 @@ class FaultProxy:
         self._down.clear()
         self._server.shutdown()
         self._server.server_close()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     @contextmanager
     def faults(self, schedule: Schedule) -> Iterator[Record]:
