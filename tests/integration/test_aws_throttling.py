@@ -8,11 +8,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import boto3
 import pytest
-from prometheus_client import REGISTRY
 
 from dynamobackup.api.v1alpha1 import DynamoBackupRoleSpec
 from dynamobackup.aws.manager import RoleManager
 from dynamobackup.aws.session import AwsSettings, SessionProvider
+from dynamobackup.metrics import Metrics
 from dynamobackup.reconcile.ownership import Owner
 
 THROTTLED = b"""<ErrorResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/">
@@ -54,9 +54,9 @@ def throttling_endpoint() -> Iterator[str]:
     server.server_close()
 
 
-def throttled_count() -> float:
+def throttled_count(metrics: Metrics) -> float:
     return (
-        REGISTRY.get_sample_value(
+        metrics.registry.get_sample_value(
             "dynamobackup_aws_api_throttled_total", {"service": "iam", "operation": "GetRole"}
         )
         or 0.0
@@ -66,7 +66,8 @@ def throttled_count() -> float:
 def test_throttling_is_retried_counted_and_reported(throttling_endpoint: str) -> None:
     session = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing")
     settings = AwsSettings(endpoint_url=throttling_endpoint, max_attempts=3)
-    manager = RoleManager(SessionProvider(settings, session))
+    metrics = Metrics.unexported()
+    manager = RoleManager(SessionProvider(settings, session, metrics))
     spec = DynamoBackupRoleSpec.parse(
         {
             "account": {"id": "123456789012"},
@@ -75,11 +76,11 @@ def test_throttling_is_retried_counted_and_reported(throttling_endpoint: str) ->
             "trust": {"applianceAccountId": "111111111111"},
         }
     )
-    before = throttled_count()
+    before = throttled_count(metrics)
     outcome = manager.converge(spec, Owner("ns", "name"))
 
     assert ThrottlingIam.requests.count("GetRole") == 3  # botocore's attempts, not ours
-    assert throttled_count() - before == 3
+    assert throttled_count(metrics) - before == 3
     assert outcome.failure is not None
     assert outcome.failure.reason == "AwsThrottled" and outcome.failure.retryable
     assert "GetRole failed after retries" in outcome.failure.message

@@ -14,7 +14,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from dynamobackup import metrics, redaction
+from dynamobackup import redaction
 from dynamobackup.api.v1alpha1 import DeletionPolicy, DynamoBackupRoleSpec, Mode
 from dynamobackup.api.v1alpha1.lifecycle import NOT_OURS_REASONS
 from dynamobackup.aws.account import AccountSnapshot, NotInSnapshot, observe_account
@@ -28,6 +28,7 @@ from dynamobackup.aws.observe import (
     observe_role,
 )
 from dynamobackup.aws.session import AccountAccessError, SessionProvider
+from dynamobackup.metrics import Metrics
 from dynamobackup.policy.catalog import ActionCatalog, default_catalog
 from dynamobackup.reconcile.compliance import assess
 from dynamobackup.reconcile.desired import DesiredRole, SpecError, desired_role
@@ -91,8 +92,11 @@ class RoleManager:
         cache: PolicyDocumentCache | None = None,
         catalog: ActionCatalog | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        metrics: Metrics | None = None,
     ) -> None:
         self.sessions = sessions
+        # The changes made count where the sessions count their calls, unless told otherwise.
+        self.metrics = metrics or sessions.metrics
         self._account_reads = threading.Lock()
         self.cache = cache or PolicyDocumentCache()
         self.catalog = catalog or default_catalog()
@@ -283,7 +287,7 @@ class RoleManager:
             except ForeignPolicyError as error:
                 raise _Stop(Failure("PolicyNameTaken", str(error))) from None
             run.applied.append(change)
-            metrics.AWS_CHANGES.labels(change.operation).inc()
+            self.metrics.aws_changes.labels(change.operation).inc()
             logger.info("%s", change.summary)
         return written
 

@@ -17,6 +17,7 @@ from botocore.config import Config
 from dynamobackup import redaction
 from dynamobackup.aws.calls import instrument
 from dynamobackup.aws.ratelimit import AccountRateLimits
+from dynamobackup.metrics import Metrics
 from dynamobackup.reconcile.outcome import Failure
 from dynamobackup.reconcile.tenancy import AccountAccess
 
@@ -65,10 +66,19 @@ class _CachedClient:
 
 
 class SessionProvider:
-    """Hands out instrumented IAM clients per account; safe to use from many threads."""
+    """Hands out instrumented IAM clients per account; safe to use from many threads.
 
-    def __init__(self, settings: AwsSettings, base_session: boto3.Session | None = None) -> None:
+    Every client's calls are counted in `metrics` (by default metrics no endpoint serves).
+    """
+
+    def __init__(
+        self,
+        settings: AwsSettings,
+        base_session: boto3.Session | None = None,
+        metrics: Metrics | None = None,
+    ) -> None:
         self.settings = settings
+        self.metrics = metrics or Metrics.unexported()
         self._base = base_session or boto3.Session()
         self._lock = threading.Lock()
         self._clients: dict[tuple[str, ...], _CachedClient] = {}
@@ -194,7 +204,7 @@ class SessionProvider:
         )
         if paced_as is not None:
             self.limits.pace(client, paced_as)
-        return instrument(client)
+        return instrument(client, self.metrics)
 
 
 def _bucket(account: AccountAccess, service: str) -> str:

@@ -191,11 +191,12 @@ def add_tenancy_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_operator(args: argparse.Namespace) -> int:
     import kopf  # heavy, and only needed here
-    from prometheus_client import start_http_server
+    from prometheus_client import REGISTRY, start_http_server
 
     from dynamobackup.aws.session import AwsSettings
     from dynamobackup.handlers.registry import build_registry
     from dynamobackup.handlers.runtime import OperatorConfig, Runtime
+    from dynamobackup.metrics import Metrics
     from dynamobackup.reconcile.tenancy import TenancySettings
     from dynamobackup.redaction import install_log_redaction
 
@@ -246,9 +247,11 @@ def run_operator(args: argparse.Namespace) -> int:
     logging.getLogger("botocore").setLevel(logging.WARNING)
     # The kubernetes client logs response bodies at debug level: Secrets hold external IDs.
     logging.getLogger("kubernetes.client.rest").setLevel(logging.WARNING)
+    # On the default registry: /metrics serves them with the process's own collectors.
+    metrics = Metrics(REGISTRY)
     if config.metrics_port:
-        start_http_server(config.metrics_port)
-    runtime = Runtime(config)
+        start_http_server(config.metrics_port, registry=metrics.registry)
+    runtime = Runtime(config, metrics=metrics)
     election = _elect_leader(args) if args.leader_elect else None
     try:
         kopf.run(

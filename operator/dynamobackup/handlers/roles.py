@@ -11,7 +11,6 @@ from typing import Any
 
 import kopf
 
-from dynamobackup import metrics
 from dynamobackup.api.v1alpha1 import (
     ApiError,
     ConditionType,
@@ -98,7 +97,7 @@ def delete_object(
             reason="DeletionAbandoned",
             message=f"{ABANDON_ANNOTATION}=true: the IAM role {spec.role_name} is left in place",
         )
-        metrics.DELETIONS_ABANDONED.labels("AbandonRequested").inc()
+        runtime.metrics.deletions_abandoned.labels("AbandonRequested").inc()
         runtime.forget(body.meta.uid, namespace, name)
         return
     granted = _grant(runtime, body, spec, bindings, namespaces)
@@ -109,7 +108,7 @@ def delete_object(
             reason="DeletionAbandoned",
             message=f"IAM role {spec.role_name} left in place: {granted.reason}: {granted.message}",
         )
-        metrics.DELETIONS_ABANDONED.labels(granted.reason).inc()
+        runtime.metrics.deletions_abandoned.labels(granted.reason).inc()
         runtime.forget(body.meta.uid, namespace, name)
         return
     owner = Owner(namespace, name)
@@ -137,7 +136,7 @@ def delete_object(
         previous, failure, delay, body.meta.get("generation"), datetime.now(UTC)
     )
     _write_status(runtime, body, status)
-    metrics.DELETION_BLOCKED.labels(namespace, name).set(1)
+    runtime.metrics.deletion_blocked.labels(namespace, name).set(1)
     raise kopf.TemporaryError(f"deletion blocked by {failure.reason}", delay=delay)
 
 
@@ -274,15 +273,17 @@ def _record_metrics(
     started: float,
 ) -> None:
     mode = str(outcome.desired.mode) if outcome.desired is not None else "unknown"
-    metrics.RECONCILE_SECONDS.labels(trigger, mode).observe(time.monotonic() - started)
+    runtime.metrics.reconcile_seconds.labels(trigger, mode).observe(time.monotonic() - started)
     result = "failed" if outcome.failure else ("ready" if outcome.ready else "not_compliant")
-    metrics.RECONCILE_TOTAL.labels(trigger, result).inc()
+    runtime.metrics.reconciles.labels(trigger, result).inc()
     namespace, name = body.meta.namespace or "", body.meta.name or ""
     runtime.record_compliance(body.meta.uid, namespace, outcome.compliant)
     if spec is not None:
         period = spec.drift_check_period.total_seconds()
-        metrics.DRIFT_CHECK_INTERVAL.labels(namespace, name).set(period)
+        runtime.metrics.drift_check_interval.labels(namespace, name).set(period)
     if outcome.report is not None:
-        metrics.LAST_SUCCESSFUL_CHECK.labels(namespace, name).set(outcome.checked_at.timestamp())
+        runtime.metrics.last_successful_check.labels(namespace, name).set(
+            outcome.checked_at.timestamp()
+        )
         lacking = (*outcome.report.permissions.missing, *outcome.report.permissions.denied)
         runtime.record_missing(body.meta.uid, namespace, lacking)

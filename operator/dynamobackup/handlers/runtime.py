@@ -11,13 +11,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from dynamobackup import metrics
 from dynamobackup.api.v1alpha1 import GROUP
 from dynamobackup.aws.manager import RoleManager
 from dynamobackup.aws.session import AwsSettings, SessionProvider
 from dynamobackup.handlers.batch import AccountBatches
 from dynamobackup.handlers.kube import StatusWriter
 from dynamobackup.handlers.tenancy import SecretReader
+from dynamobackup.metrics import Metrics
 from dynamobackup.reconcile.shard import Shard
 from dynamobackup.reconcile.tenancy import TenancySettings
 
@@ -65,9 +65,15 @@ class Runtime:
         config: OperatorConfig,
         manager: RoleManager | None = None,
         status_writer: StatusWriter | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.config = config
-        self.manager = manager or RoleManager(SessionProvider(config.aws))
+        # One set of metrics for the handlers and the aws layer: `metrics` (the exported ones in
+        # production), else a given manager's, else metrics no endpoint serves.
+        self.metrics = metrics or (manager.metrics if manager else Metrics.unexported())
+        self.manager = manager or RoleManager(
+            SessionProvider(config.aws, metrics=self.metrics), metrics=self.metrics
+        )
         self.status_writer = status_writer or StatusWriter()
         self.secrets = SecretReader(config.external_id_secret_names)
         self.executor = ThreadPoolExecutor(config.workers, thread_name_prefix="converge")
@@ -116,10 +122,7 @@ class Runtime:
             self._last_checked.pop(uid, None)
             self._count(self._compliance.pop(uid, None), -1)
             self._count_missing(self._missing.pop(uid, None), -1)
-            # A series left behind would read as "never checked again" to a staleness alert.
-            for gauge in metrics.PER_RESOURCE:
-                with contextlib.suppress(KeyError):
-                    gauge.remove(namespace, name)
+            self.metrics.forget_resource(namespace, name)
 
     def record_compliance(self, uid: str, namespace: str, compliant: bool | None) -> None:
         state = "unknown" if compliant is None else str(compliant).lower()
@@ -129,7 +132,7 @@ class Runtime:
                 return
             if namespace not in self._namespaces:
                 for known in ("true", "false", "unknown"):  # every series of a namespace exists
-                    metrics.RESOURCES.labels(namespace, known).set(0)
+                    self.metrics.resources.labels(namespace, known).set(0)
                 self._namespaces.add(namespace)
             self._count(previous, -1)
             self._compliance[uid] = (namespace, state)
@@ -154,13 +157,13 @@ class Runtime:
             key = (namespace, action)
             self._missing_counts[key] += delta
             if self._missing_counts[key] > 0:
-                metrics.ROLES_MISSING_ACTION.labels(*key).set(self._missing_counts[key])
+                self.metrics.roles_missing_action.labels(*key).set(self._missing_counts[key])
             else:  # an action no role lacks any more leaves the dashboard
                 del self._missing_counts[key]
                 with contextlib.suppress(KeyError):
-                    metrics.ROLES_MISSING_ACTION.remove(*key)
+                    self.metrics.roles_missing_action.remove(*key)
 
     def _count(self, key: tuple[str, str] | None, delta: int) -> None:
         """The gauges move by one object: constant work per reconcile, whatever the fleet's size."""
         if key is not None:
-            metrics.RESOURCES.labels(*key).inc(delta)
+            self.metrics.resources.labels(*key).inc(delta)

@@ -107,14 +107,15 @@ def test_every_log_record_is_redacted(caplog: pytest.LogCaptureFixture) -> None:
 def test_a_garbled_error_code_never_becomes_a_metric_label() -> None:
     from types import SimpleNamespace
 
-    from dynamobackup import metrics
-    from dynamobackup.aws import calls
+    from dynamobackup.aws.calls import CallObserver
+    from dynamobackup.metrics import Metrics
 
+    metrics = Metrics.unexported()
     model = SimpleNamespace(name="AssumeRole", service_model=SimpleNamespace(service_name="sts"))
-    calls._after_call(model, {"Error": {"Code": f"<SessionToken>{TOKEN}"}})
+    CallObserver(metrics).after_call(model, {"Error": {"Code": f"<SessionToken>{TOKEN}"}})
     labels = [
         sample.labels["outcome"]
-        for metric in metrics.AWS_CALLS.collect()
+        for metric in metrics.aws_calls.collect()
         for sample in metric.samples
     ]
     assert "error" in labels and not [label for label in labels if TOKEN in label]
