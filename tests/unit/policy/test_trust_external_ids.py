@@ -4,40 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from dynamobackup.policy.document import PolicyDocument, parse_document
-from dynamobackup.policy.profiles import load_profile
+from trust_builders import APPLIANCE, ROLE, SERVICE, analyze, codes, trust, trusting
+
 from dynamobackup.policy.trust import (
     Appliance,
     FindingCode,
     Severity,
     TrustReport,
-    analyze_trust,
 )
-
-ROLE = "arn:aws:iam::111111111111:role/VeeamImpersonation"
-APPLIANCE = Appliance.parse(ROLE)
-SERVICE = {
-    "Effect": "Allow",
-    "Principal": {"Service": "backup.amazonaws.com"},
-    "Action": "sts:AssumeRole",
-}
-
-
-def analyze(document: PolicyDocument, appliance: Appliance, **options: Any) -> TrustReport:
-    return analyze_trust(document, appliance, services=load_profile().trusted_services, **options)
-
-
-def trust(*statements: dict[str, Any]) -> PolicyDocument:
-    return parse_document({"Version": "2012-10-17", "Statement": list(statements)})
-
-
-def trusting(principal: Any, **extra: Any) -> dict[str, Any]:
-    return {"Effect": "Allow", "Principal": principal, "Action": "sts:AssumeRole", **extra}
-
-
-def codes(report: TrustReport) -> list[str]:
-    return [f.code.value for f in report.findings]
-
 
 MUST_REQUIRE = 'every statement trusting it must require StringEquals {"sts:ExternalId": ...}'
 

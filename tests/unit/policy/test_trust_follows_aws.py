@@ -20,32 +20,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from trust_builders import APPLIANCE, ROLE, SERVICE, analyze, trust
 
-from dynamobackup.policy.document import PolicyDocument, parse_document
 from dynamobackup.policy.iam_conditions import RequestContext, Truth, evaluate
-from dynamobackup.policy.profiles import load_profile
-from dynamobackup.policy.trust import Appliance, TrustReport, analyze_trust
+from dynamobackup.policy.trust import Appliance, TrustReport
 
-ROLE = "arn:aws:iam::111111111111:role/VeeamImpersonation"
-APPLIANCE = Appliance.parse(ROLE)
 OWN_ACCOUNT = "123456789012"
-SERVICE = {
-    "Effect": "Allow",
-    "Principal": {"Service": "backup.amazonaws.com"},
-    "Action": "sts:AssumeRole",
-}
-
-SERVICES = load_profile().trusted_services
-
-
-def analyze(document: PolicyDocument, appliance: Appliance, **options: Any) -> TrustReport:
-    """The trust verdict with the services the profile trusts (AWS Backup), unless given."""
-    options.setdefault("services", SERVICES)
-    return analyze_trust(document, appliance, **options)
-
-
-def trust(*statements: dict[str, Any]) -> PolicyDocument:
-    return parse_document({"Version": "2012-10-17", "Statement": list(statements)})
 
 
 def appliance(principal: Any = ROLE, **condition: Any) -> dict[str, Any]:
