@@ -138,11 +138,8 @@ def test_enforce_creates_the_role_and_then_only_reads(
     ]
 
 
-def test_enforce_repairs_drift_on_the_next_timer(dbr: DbrClient, aws: AwsHelper) -> None:
-    name = role_name()
-    dbr.create("drifty", spec(name))
-    before = dbr.wait_status("drifty", ready, what="Ready=True")
-    iam = aws.client("iam")
+def drift_by_hand(iam: Any, name: str) -> None:
+    """Drift made by hand: one action fewer, one trusted principal more."""
     document = iam.get_role_policy(RoleName=name, PolicyName=INLINE)["PolicyDocument"]
     document["Statement"][0]["Action"].remove("sns:Subscribe")
     iam.put_role_policy(RoleName=name, PolicyName=INLINE, PolicyDocument=json.dumps(document))
@@ -155,6 +152,14 @@ def test_enforce_repairs_drift_on_the_next_timer(dbr: DbrClient, aws: AwsHelper)
         }
     )
     iam.update_assume_role_policy(RoleName=name, PolicyDocument=json.dumps(trust))
+
+
+def test_enforce_repairs_drift_on_the_next_timer(dbr: DbrClient, aws: AwsHelper) -> None:
+    name = role_name()
+    dbr.create("drifty", spec(name))
+    before = dbr.wait_status("drifty", ready, what="Ready=True")
+    iam = aws.client("iam")
+    drift_by_hand(iam, name)
 
     repaired = dbr.wait_status(
         "drifty",

@@ -37,7 +37,7 @@ from envfixtures import namespace_name
 
 from .conftest import DbrClient, condition, wait_for
 from .test_operator import (
-    INLINE,
+    drift_by_hand,
     inline_actions,
     ready,
     reason,
@@ -335,7 +335,7 @@ def test_enforce_repair_managed_delivery_and_delete_with_only_the_shipped_policy
     assert created["roleArn"] == f"arn:aws:iam::{MANAGEMENT}:role/{name}"
     assert len(inline_actions(iam, name)) == created["profile"]["actionCount"]
 
-    _break(iam, name)
+    drift_by_hand(iam, name)
     repaired = dbr.wait_status(
         "backup",
         lambda s: bool(s.get("lastChanges")) and s["lastCheckedTime"] > created["lastCheckedTime"],
@@ -358,22 +358,6 @@ def test_enforce_repair_managed_delivery_and_delete_with_only_the_shipped_policy
     wait_gone(dbr, "backup")
     assert name not in [r["RoleName"] for r in iam.list_roles()["Roles"]]
     assert policy_arn not in [p["Arn"] for p in iam.list_policies(Scope="Local")["Policies"]]
-
-
-def _break(iam: Any, name: str) -> None:
-    """Drift made by hand: one action fewer, one trusted principal more."""
-    document = iam.get_role_policy(RoleName=name, PolicyName=INLINE)["PolicyDocument"]
-    document["Statement"][0]["Action"].remove("sns:Subscribe")
-    iam.put_role_policy(RoleName=name, PolicyName=INLINE, PolicyDocument=json.dumps(document))
-    trust = iam.get_role(RoleName=name)["Role"]["AssumeRolePolicyDocument"]
-    trust["Statement"].append(
-        {
-            "Effect": "Allow",
-            "Principal": {"AWS": "arn:aws:iam::999999999999:root"},
-            "Action": "sts:AssumeRole",
-        }
-    )
-    iam.update_assume_role_policy(RoleName=name, PolicyDocument=json.dumps(trust))
 
 
 def wait_gone(dbr: DbrClient, name: str) -> None:
