@@ -2,19 +2,22 @@
 
 moto cannot judge resource ARNs or condition keys (see docs/iam/README.md), so these unit tests
 judge them here. It implements only what those documents use, and refuses anything else rather than
-guess: Action/NotAction, Resource/NotResource and AWS principals with wildcards, the condition
-operators below (with IfExists), an explicit Deny beating any Allow, and implicit deny by default.
+guess: Action/NotAction, Resource/NotResource and AWS principals with wildcards, an explicit Deny
+beating any Allow, and implicit deny by default. Condition blocks are the operator's own condition
+evaluator's (policy/iam_conditions.py: string and ARN operators, IfExists, Null, ForAnyValue and
+ForAllValues over multivalued keys such as aws:TagKeys); one it cannot decide is refused.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from dynamobackup.policy.iam_conditions import RequestContext, Truth, evaluate
 from dynamobackup.policy.matching import wildcard_match
 
 DOCS_IAM = Path(__file__).parents[3] / "docs" / "iam"
@@ -28,17 +31,13 @@ class Decision(Enum):
 
 @dataclass(frozen=True)
 class Request:
-    """One authorization IAM performs: action, resource ARN, condition context, caller."""
+    """One authorization IAM performs: action, resource ARN, condition context (a multivalued
+    key, such as aws:TagKeys, as a tuple), caller."""
 
     action: str
     resource: str
-    context: Mapping[str, str] = field(default_factory=dict)
+    context: Mapping[str, str | tuple[str, ...]] = field(default_factory=dict)
     principal: str | None = None
-
-    def value(self, key: str) -> str | None:
-        # Condition key names are case-insensitive in IAM; their values are not.
-        lowered = {k.lower(): v for k, v in self.context.items()}
-        return lowered.get(key.lower())
 
     def __str__(self) -> str:
         return f"{self.action} on {self.resource} with {dict(self.context)}"
@@ -99,41 +98,21 @@ def _principal_matches(statement: Mapping[str, Any], principal: str | None) -> b
     return any(wildcard_match(p, principal, ignore_case=False) for p in as_list(allowed["AWS"]))
 
 
-def _string_equals(expected: str, actual: str) -> bool:
-    return expected == actual
-
-
-def _like(expected: str, actual: str) -> bool:
-    return wildcard_match(expected, actual, ignore_case=False)
-
-
-OPERATORS: dict[str, Callable[[str, str], bool]] = {
-    "StringEquals": _string_equals,
-    "StringNotEquals": lambda expected, actual: expected != actual,
-    "StringLike": _like,
-    "ArnEquals": _like,  # IAM lets ArnEquals use wildcards too
-    "ArnLike": _like,
-}
-
-
 def conditions_hold(block: Mapping[str, Mapping[str, Any]], request: Request) -> bool:
-    return all(
-        _condition_holds(operator, key, as_list(expected), request)
+    written = {
+        operator: {
+            key: tuple(str(value) for value in as_list(values)) for key, values in keys.items()
+        }
         for operator, keys in block.items()
-        for key, expected in keys.items()
-    )
-
-
-def _condition_holds(operator: str, key: str, expected: Iterable[str], request: Request) -> bool:
-    actual = request.value(key)
-    if operator == "Null":
-        return all((actual is None) == (str(e).lower() == "true") for e in expected)
-    base = operator.removesuffix("IfExists")
-    if base not in OPERATORS:
-        raise ValueError(f"condition operator {operator} is not simulated; extend simulator.py")
-    if actual is None:
-        # A missing key fails every operator except the IfExists forms.
-        return operator.endswith("IfExists")
-    if base == "StringNotEquals":
-        return all(OPERATORS[base](e, actual) for e in expected)
-    return any(OPERATORS[base](e, actual) for e in expected)
+    }
+    # Condition key names are case-insensitive in IAM; their values are not. A key the request
+    # does not carry is absent, never unknown: the simulated request is all there is.
+    known = {
+        key.lower(): (value,) if isinstance(value, str) else tuple(value)
+        for key, value in request.context.items()
+    }
+    named = {key.lower() for keys in written.values() for key in keys}
+    truth = evaluate(written, RequestContext(known, frozenset(named - known.keys())))
+    if truth is Truth.UNKNOWN:
+        raise ValueError(f"condition {dict(block)} is not simulated; extend iam_conditions.py")
+    return truth is Truth.TRUE

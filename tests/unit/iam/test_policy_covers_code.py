@@ -110,7 +110,7 @@ def _is_sts(statement: dict[str, Any]) -> bool:
 
 def test_the_deny_on_the_operators_own_role_covers_every_role_mutation() -> None:
     policy = load(TARGET)
-    (deny,) = [s for s in policy["Statement"] if s["Effect"] == "Deny"]
+    (deny,) = [s for s in policy["Statement"] if s["Sid"] == "NeverChangeTheOperatorsOwnRole"]
     role_writes = {
         action
         for s in policy["Statement"]

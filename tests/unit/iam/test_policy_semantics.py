@@ -18,7 +18,13 @@ from dynamobackup.api.v1alpha1 import DynamoBackupRoleSpec
 from dynamobackup.reconcile import plan as p
 from dynamobackup.reconcile.desired import INLINE_POLICY_NAME, DesiredRole, desired_role
 from dynamobackup.reconcile.observed import ObservedDocument, ObservedManagedPolicy, ObservedRole
-from dynamobackup.reconcile.ownership import MANAGED_BY_TAG, MANAGED_BY_VALUE, Owner
+from dynamobackup.reconcile.ownership import (
+    MANAGED_BY_TAG,
+    MANAGED_BY_VALUE,
+    NAME_TAG,
+    NAMESPACE_TAG,
+    Owner,
+)
 from enforced import enforced_role
 
 from .simulator import Decision, Request, decide, load
@@ -101,6 +107,38 @@ def test_the_trust_policy_admits_the_operator_with_the_external_id_only() -> Non
     assert not assume(f"arn:aws:iam::{MANAGEMENT_ACCOUNT}:role/other", **{"sts:ExternalId": "x"})
 
 
+def untag(policy: Mapping[str, Any], *keys: str) -> Decision:
+    """UntagRole of `keys` on a role the operator owns."""
+    return decide(policy, Request("iam:UntagRole", ROLE, {**OWNED, "aws:TagKeys": keys}))
+
+
+@pytest.mark.parametrize("name", ["target", "management"])
+@pytest.mark.parametrize(
+    "keys",
+    [
+        (MANAGED_BY_TAG,),
+        (NAMESPACE_TAG,),
+        (NAME_TAG,),
+        ("dynamobackup.io/owner",),  # any key under the prefix, not only today's three
+        ("team", MANAGED_BY_TAG),  # one ownership key among others is enough
+    ],
+    ids=",".join,
+)
+def test_the_policies_refuse_removing_an_ownership_tag(name: str, keys: tuple[str, ...]) -> None:
+    policy = TARGET if name == "target" else MANAGEMENT
+    assert untag(policy, *keys) is Decision.EXPLICIT_DENY
+
+
+@pytest.mark.parametrize("name", ["target", "management"])
+def test_the_policies_still_allow_removing_other_tags_of_an_owned_role(name: str) -> None:
+    policy = TARGET if name == "target" else MANAGEMENT
+    assert untag(policy, "team") is Decision.ALLOWED
+    assert untag(policy, "team", "cost-center") is Decision.ALLOWED
+    # Still only on roles the operator owns.
+    unowned = Request("iam:UntagRole", ROLE, {"aws:TagKeys": ("team",)})
+    assert decide(policy, unowned) is Decision.IMPLICIT_DENY
+
+
 def _trust(management_account: str, external_id: str) -> dict[str, Any]:
     """The shipped trust policy with its two placeholders filled in, as docs/iam/README.md says."""
     document = load("target-account-trust.json")
@@ -149,12 +187,13 @@ def requests_for(change: p.Change, role_arn: str, tags: Mapping[str, str]) -> It
     on_role = {f"aws:ResourceTag/{k}": v for k, v in tags.items()}
     if isinstance(change, p.CreateRole | p.CreatePolicy):
         arn = role_arn if isinstance(change, p.CreateRole) else change.arn
-        requested = {f"aws:RequestTag/{k}": v for k, v in change.tags.items()}
+        requested = _requested_tags(change.tags)
         yield Request(f"iam:{change.operation}", arn, requested)
         yield Request("iam:TagRole" if arn == role_arn else "iam:TagPolicy", arn, requested)
     elif isinstance(change, p.TagRole):
-        requested = {f"aws:RequestTag/{k}": v for k, v in change.tags.items()}
-        yield Request("iam:TagRole", role_arn, {**on_role, **requested})
+        yield Request("iam:TagRole", role_arn, {**on_role, **_requested_tags(change.tags)})
+    elif isinstance(change, p.UntagRole):
+        yield Request("iam:UntagRole", role_arn, {**on_role, "aws:TagKeys": tuple(change.keys)})
     elif isinstance(change, p.AttachRolePolicy | p.DetachRolePolicy):
         yield Request(
             f"iam:{change.operation}", role_arn, {**on_role, "iam:PolicyARN": change.policy_arn}
@@ -169,12 +208,20 @@ def requests_for(change: p.Change, role_arn: str, tags: Mapping[str, str]) -> It
         yield Request(f"iam:{change.operation}", role_arn, on_role)
 
 
+def _requested_tags(tags: Mapping[str, str]) -> dict[str, str | tuple[str, ...]]:
+    requested: dict[str, str | tuple[str, ...]] = {
+        f"aws:RequestTag/{k}": v for k, v in tags.items()
+    }
+    requested["aws:TagKeys"] = tuple(tags)
+    return requested
+
+
 def test_requests_for_knows_every_kind_of_change() -> None:
     kinds = set(typing.get_args(p.Change))
     simple = {p.UpdateAssumeRolePolicy, p.UpdateRole, p.PutRolePermissionsBoundary}
     simple |= {p.DeleteRolePermissionsBoundary, p.PutRolePolicy, p.DeleteRolePolicy, p.DeleteRole}
-    simple |= {p.UntagRole}
-    special = {p.CreateRole, p.CreatePolicy, p.TagRole, p.AttachRolePolicy, p.DetachRolePolicy}
+    special = {p.CreateRole, p.CreatePolicy, p.TagRole, p.UntagRole}
+    special |= {p.AttachRolePolicy, p.DetachRolePolicy}
     special |= {p.CreatePolicyVersion, p.DeletePolicyVersion, p.DeletePolicy}
     # A new kind of change needs a decision here about the authorizations it performs.
     assert kinds == simple | special
