@@ -300,7 +300,7 @@ def _ready(status: Mapping[str, Any]) -> Mapping[str, Any]:
 def _time(value: Any) -> datetime | None:
     if not isinstance(value, str):
         return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    try:  # Python 3.11 reads the "Z" the API server writes
+        return datetime.fromisoformat(value)
     except ValueError:
         return None
