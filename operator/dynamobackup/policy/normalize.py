@@ -44,11 +44,11 @@ class _Atom(NamedTuple):
         return json.dumps(_atom_json(self), sort_keys=True)
 
 
-def account_root_arn(account_id: str, partition: str = "aws") -> str:
+def account_root_arn(account_id: str, partition: str) -> str:
     return f"arn:{partition}:iam::{account_id}:root"
 
 
-def canonical_principal(kind: str, value: str, partition: str = "aws") -> tuple[str, str]:
+def canonical_principal(kind: str, value: str, partition: str) -> tuple[str, str]:
     """IAM stores a trusted bare account ID as its root ARN; service names are DNS names."""
     if kind == "AWS" and ACCOUNT_ID.match(value):
         return kind, account_root_arn(value, partition)
