@@ -12,9 +12,10 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 
 from dynamobackup.policy.document import ConditionBlock
-from dynamobackup.policy.matching import wildcard_match
+from dynamobackup.policy.matching import has_wildcard, wildcard_match
 
 
 class Truth(enum.Enum):
@@ -46,29 +47,27 @@ def any_of(truths: Iterable[Truth]) -> Truth:
 
 @dataclass(frozen=True)
 class ArnSubject:
-    """An ARN known only by some fields: `account` None is any account, `resource` None any
-    resource. With `any_resource_holds`, a pattern naming one resource is taken as satisfied
-    (the request's resource is unknown, but any resource of that account is acceptable)."""
+    """An ARN known only by its partition, service and account: its region and resource are
+    unknown. With `any_resource_holds`, a pattern naming one resource is taken as satisfied (any
+    resource of that account is acceptable)."""
 
     partition: str
     service: str
-    account: str | None
-    resource: str | None = None
+    account: str
     any_resource_holds: bool = False
 
     def compare(self, pattern: str, *, like: bool) -> Truth:
-        """ArnEquals/ArnLike of this ARN against a policy value (both treat `*` and `?` as wildcards)."""
+        """ArnEquals/ArnLike/StringLike (`like`: `*` and `?` are wildcards) or StringEquals of
+        this ARN against a policy value."""
         fields = pattern.split(":", 5)
         if len(fields) != 6 or fields[0] != "arn":
             return Truth.FALSE
+        if not like and has_wildcard(pattern):
+            return Truth.FALSE  # taken literally: no ARN AWS puts in a request holds `*` or `?`
         _, partition, service, _region, account, resource = fields
-        known = ((partition, self.partition), (service, self.service))
+        known = ((partition, self.partition), (service, self.service), (account, self.account))
         if not all(wildcard_match(p, v, ignore_case=False) for p, v in known):
             return Truth.FALSE
-        if self.account is not None and not wildcard_match(account, self.account):
-            return Truth.FALSE
-        if self.resource is not None:
-            return Truth.of(wildcard_match(resource, self.resource, ignore_case=False))
         if self.any_resource_holds or (like and set(resource) == {"*"}):
             return Truth.TRUE
         return Truth.UNKNOWN
@@ -82,8 +81,9 @@ class RequestContext:
     """What is known of one principal's sts:AssumeRole request.
 
     `values` holds keys (lower case) with known values; `absent` keys are known not to be in the
-    request; every other key is unknown. `accepted` keys are decided true whatever the policy
-    asks (a key the caller chose to trust, such as aws:SourceAccount when no account is given).
+    request (a key with values is present whatever `absent` says); every other key is unknown.
+    `accepted` keys are decided true whatever the policy asks (a key the caller chose to trust,
+    such as aws:SourceAccount when no account is given).
     """
 
     values: Mapping[str, tuple[ContextValue, ...]] = field(default_factory=dict)
@@ -91,8 +91,7 @@ class RequestContext:
     accepted: frozenset[str] = frozenset()
 
     def with_value(self, key: str, *values: ContextValue) -> RequestContext:
-        merged = {**self.values, key.lower(): values}
-        return RequestContext(merged, self.absent - {key.lower()}, self.accepted)
+        return RequestContext({**self.values, key.lower(): values}, self.absent, self.accepted)
 
     def without(self, key: str) -> RequestContext:
         values = {k: v for k, v in self.values.items() if k != key.lower()}
@@ -159,26 +158,21 @@ def _one_value(
     return ~matched if negated else matched
 
 
-def _string(case_sensitive: bool, like: bool) -> Callable[[ContextValue, str], Truth]:
-    def test(value: ContextValue, candidate: str) -> Truth:
-        if isinstance(value, ArnSubject):
-            return value.compare(candidate, like=like)
-        if like:
-            return Truth.of(wildcard_match(candidate, value, ignore_case=not case_sensitive))
-        if case_sensitive:
-            return Truth.of(candidate == value)
-        return Truth.of(candidate.lower() == value.lower())
-
-    return test
-
-
-def _arn(like: bool) -> Callable[[ContextValue, str], Truth]:
-    def test(value: ContextValue, candidate: str) -> Truth:
-        if isinstance(value, ArnSubject):
-            return value.compare(candidate, like=True)
+def _string(value: ContextValue, candidate: str, *, case_sensitive: bool, like: bool) -> Truth:
+    if isinstance(value, ArnSubject):
+        return value.compare(candidate, like=like)
+    if like:
         return Truth.of(wildcard_match(candidate, value, ignore_case=False))
+    if case_sensitive:
+        return Truth.of(candidate == value)
+    return Truth.of(candidate.lower() == value.lower())
 
-    return test
+
+def _arn(value: ContextValue, candidate: str) -> Truth:
+    # ArnEquals and ArnLike are the same test: both take `*` and `?` as wildcards.
+    if isinstance(value, ArnSubject):
+        return value.compare(candidate, like=True)
+    return Truth.of(wildcard_match(candidate, value, ignore_case=False))
 
 
 def _bool(value: ContextValue, candidate: str) -> Truth:
@@ -187,17 +181,22 @@ def _bool(value: ContextValue, candidate: str) -> Truth:
     return Truth.of(candidate.lower() == value.lower())
 
 
+# The tests are looked up per evaluation (partial, not closures built at import), so a change to
+# any of them is seen by the next evaluation.
+_EQUALS = partial(_string, case_sensitive=True, like=False)
+_EQUALS_IGNORE_CASE = partial(_string, case_sensitive=False, like=False)
+_LIKE = partial(_string, case_sensitive=True, like=True)
 _TESTS: dict[str, Callable[[ContextValue, str], Truth]] = {
-    "StringEquals": _string(True, False),
-    "StringNotEquals": _string(True, False),
-    "StringEqualsIgnoreCase": _string(False, False),
-    "StringNotEqualsIgnoreCase": _string(False, False),
-    "StringLike": _string(True, True),
-    "StringNotLike": _string(True, True),
-    "ArnEquals": _arn(False),
-    "ArnNotEquals": _arn(False),
-    "ArnLike": _arn(True),
-    "ArnNotLike": _arn(True),
+    "StringEquals": _EQUALS,
+    "StringNotEquals": _EQUALS,
+    "StringEqualsIgnoreCase": _EQUALS_IGNORE_CASE,
+    "StringNotEqualsIgnoreCase": _EQUALS_IGNORE_CASE,
+    "StringLike": _LIKE,
+    "StringNotLike": _LIKE,
+    "ArnEquals": _arn,
+    "ArnNotEquals": _arn,
+    "ArnLike": _arn,
+    "ArnNotLike": _arn,
     "Bool": _bool,
 }
 _NEGATED = frozenset(
