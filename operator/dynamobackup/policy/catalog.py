@@ -14,7 +14,7 @@ pattern grants more than a profile needs.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from functools import cache
 
 from dynamobackup.policy import shipped
@@ -26,11 +26,10 @@ CATALOG_FILE = "aws-actions.txt"
 class ActionCatalog:
     """Every known `service:Action`, looked up case-insensitively."""
 
-    def __init__(self, actions_by_service: Mapping[str, list[str] | tuple[str, ...] | str]) -> None:
-        # A service's actions as a tuple, or still as the unsplit text of its catalog line.
-        self._by_service: dict[str, tuple[str, ...] | str] = {
-            prefix.lower(): names if isinstance(names, str) else tuple(names)
-            for prefix, names in actions_by_service.items()
+    def __init__(self, actions_by_service: Mapping[str, Sequence[str] | str]) -> None:
+        # A service's actions as a sequence, or still as the unsplit text of its catalog line.
+        self._by_service: dict[str, Sequence[str] | str] = {
+            prefix.lower(): names for prefix, names in actions_by_service.items()
         }
         self._lowered: dict[str, dict[str, str]] = {}
 
@@ -75,7 +74,7 @@ class ActionCatalog:
                 if wildcard_match(action_pattern or "*", name):
                     yield f"{prefix}:{name}"
 
-    def _names(self, prefix: str) -> tuple[str, ...]:
+    def _names(self, prefix: str) -> Sequence[str]:
         names = self._by_service[prefix]
         if isinstance(names, str):
             names = self._by_service[prefix] = tuple(names.split())

@@ -228,7 +228,7 @@ def closest_action(pattern: str, catalog: ActionCatalog) -> str | None:
     """The catalog action of the same service spelled most like `pattern` (a typo's fix)."""
     service, _, _ = pattern.partition(":")
     candidates = {action.lower(): action for action in catalog.expand(f"{service}:*")}
-    close = difflib.get_close_matches(pattern.lower(), list(candidates), n=1, cutoff=0.8)
+    close = difflib.get_close_matches(pattern.lower(), list(candidates), cutoff=0.8)  # best first
     return candidates[close[0]] if close else None
 
 

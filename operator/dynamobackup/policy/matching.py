@@ -35,12 +35,10 @@ def matches_everything(pattern: str) -> bool:
     return bool(pattern) and set(pattern) == {"*"}
 
 
-def pattern_covers(general: str, specific: str, *, ignore_case: bool = True) -> bool:
-    """Whether every string `specific` matches is also matched by `general` (`s3:*` covers
-    `s3:Get*`; `s3:Get*` does not cover `s3:*`). Sound: True is always right."""
-    if ignore_case:
-        general, specific = general.lower(), specific.lower()
-    return _covers(general, specific, 0, 0, {})
+def pattern_covers(general: str, specific: str) -> bool:
+    """Whether every action name `specific` matches is also matched by `general` (`s3:*` covers
+    `s3:Get*`; `s3:Get*` does not cover `s3:*`), case-insensitively. Sound: True is always right."""
+    return _covers(general.lower(), specific.lower(), 0, 0, {})
 
 
 def _covers(general: str, specific: str, i: int, j: int, memo: dict[tuple[int, int], bool]) -> bool:
@@ -56,9 +54,8 @@ def _covers(general: str, specific: str, i: int, j: int, memo: dict[tuple[int, i
     elif j == len(specific) or specific[j] == "*":
         result = False
     elif general[i] == "?" or general[i] == specific[j]:
-        result = (general[i] == "?" or specific[j] != "?") and _covers(
-            general, specific, i + 1, j + 1, memo
-        )
+        # `?` covers any one character (a `?` too); a literal covers only itself.
+        result = _covers(general, specific, i + 1, j + 1, memo)
     else:
         result = False
     memo[i, j] = result

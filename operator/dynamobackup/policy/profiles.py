@@ -160,7 +160,7 @@ def _operation(data: Any, where: str) -> OperationProfile:
 
 def _check_keys(data: Any, allowed: set[str], where: str) -> None:
     if not isinstance(data, Mapping):
-        raise ProfileFileError(f"{where.rstrip('.') or 'the file'}: must be a mapping")
+        raise ProfileFileError(f"{where.removesuffix('.') or 'the file'}: must be a mapping")
     unknown = sorted(str(key) for key in data if key not in allowed)
     if unknown:
         raise ProfileFileError(f"{where}{unknown[0]}: unknown field")

@@ -1,0 +1,49 @@
+"""Whether one IAM action pattern covers another: what lets an allow-listed `additionalActions`
+pattern admit an entry, and a required wildcard make a granted one no excess."""
+
+from __future__ import annotations
+
+import pytest
+
+from dynamobackup.policy.matching import pattern_covers
+
+
+@pytest.mark.parametrize(
+    ("general", "specific", "covers"),
+    [
+        ("s3:*", "s3:Get*", True),
+        ("s3:Get*", "s3:*", False),
+        ("s3:GetObject", "s3:GetObject", True),
+        ("S3:getobject", "s3:GetObject", True),
+        ("s3:GetObject", "s3:GetObjectAcl", False),
+        ("s3:GetObject", "s3:Get", False),
+        ("s3:Get*Object", "s3:Get", False),
+        ("s3:Get*Object", "s3:GetBucket", False),
+        ("s3:Get*Object", "s3:GetLegacyObject", True),
+        ("s3:Get*Object", "s3:Get*Object", True),
+        ("s3:Get*Object", "s3:Get*", False),
+        ("s3:Get*", "s3:Get", True),
+        ("s3:Get?bject", "s3:GetObject", True),
+        ("s3:Get?bject", "s3:Get?bject", True),
+        ("s3:Get?", "s3:Get?", True),
+        ("s3:GetO", "s3:Get?", False),
+        ("s3:Get?", "s3:Get*", False),
+        ("s3:Get?", "s3:Get", False),
+        ("s3:Get??", "s3:Get?", False),
+        ("*", "ec2:DeleteSnapshot", True),
+        ("*", "*", True),
+        ("**", "*", True),
+        ("*:*", "*", False),
+        ("*Object*", "s3:GetObjectAcl", True),
+        ("*Object*", "s3:*Acl", False),
+        ("*a*a*a", "aaa", True),
+        ("*a*a*a", "aa", False),
+        ("*a*b*c", "xaybzcx", False),
+        ("", "", True),
+        ("", "s3:Get", False),
+    ],
+)
+def test_a_pattern_covers_what_every_name_it_admits_is_admitted_by(
+    general: str, specific: str, covers: bool
+) -> None:
+    assert pattern_covers(general, specific) is covers
