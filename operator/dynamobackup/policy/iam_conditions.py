@@ -124,7 +124,7 @@ def _operator(operator: str, key: str, policy: tuple[str, ...], context: Request
     if key not in context.values and key not in context.absent:
         return Truth.UNKNOWN
     qualifier, _, base = operator.rpartition(":")
-    present = context.values.get(key, ())
+    present = context.values.get(key)
     if base == "Null":
         # Null true: the key must be absent; Null false: present.
         wants_absent = any(value.lower() == "true" for value in policy)
