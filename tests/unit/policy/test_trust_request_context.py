@@ -86,6 +86,8 @@ SOURCE_ARN = "aws:SourceArn"
     "condition",
     [
         {"Bool": {"aws:PrincipalIsAWSService": "true"}},
+        # AWS sends booleans as the strings "true"/"false": a string test of one works too.
+        {"StringEquals": {"aws:PrincipalIsAWSService": "true"}},
         {"StringEquals": {"aws:PrincipalServiceName": BACKUP}},
         {"StringEquals": {"aws:SourceAccount": OWN_ACCOUNT}},
         {"ArnLike": {SOURCE_ARN: f"arn:aws:backup:*:{OWN_ACCOUNT}:*"}},
@@ -156,6 +158,7 @@ def test_without_the_role_account_the_source_keys_are_accepted(condition: dict[s
         {"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::111111111111:role/Veeam*"}},
         {"StringEquals": {"aws:PrincipalAccount": "111111111111"}},
         {"Bool": {"aws:PrincipalIsAWSService": "false"}},
+        {"StringEquals": {"aws:PrincipalIsAWSService": "false"}},
         {"Null": {"aws:SourceAccount": "true"}},
         {"Null": {SOURCE_ARN: "true"}},
         {"Null": {"aws:PrincipalServiceName": "true"}},
@@ -261,4 +264,38 @@ def test_a_deny_under_an_undecidable_key_names_that_key() -> None:
         "ApplianceNotTrusted: the Veeam appliance (account 111111111111) cannot call "
         "sts:AssumeRole: it is trusted only under conditions that cannot be checked "
         "(aws:PrincipalArn)"
+    ]
+
+
+def test_an_account_only_appliance_is_refused_where_its_account_cannot_match() -> None:
+    """Even with only the account known, a role ARN pattern naming another account is decided:
+    no role of the appliance's account can match it."""
+    by_account = Appliance.parse("111111111111")
+    verdict = report(
+        appliance_condition={"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::999999999999:*"}},
+        appliance=by_account,
+        appliance_principal="111111111111",
+    )
+    assert messages(verdict) == [
+        "ApplianceNotTrusted: the Veeam appliance (account 111111111111) cannot call "
+        "sts:AssumeRole: the conditions of the statements trusting it do not hold for it"
+    ]
+
+
+def test_a_condition_that_fails_outright_is_named_rather_than_an_undecidable_one() -> None:
+    """When one condition of the only Allow is decided false, nothing the check could not decide
+    would change the answer: the finding says the conditions do not hold, not that they cannot
+    be checked."""
+    by_account = Appliance.parse("111111111111")
+    verdict = report(
+        appliance_condition={
+            "ArnLike": {"aws:PrincipalArn": "arn:aws:iam::111111111111:role/Veeam*"},
+            "StringEquals": {"aws:PrincipalAccount": OTHER_ACCOUNT},
+        },
+        appliance=by_account,
+        appliance_principal="111111111111",
+    )
+    assert messages(verdict) == [
+        "ApplianceNotTrusted: the Veeam appliance (account 111111111111) cannot call "
+        "sts:AssumeRole: the conditions of the statements trusting it do not hold for it"
     ]
