@@ -8,6 +8,10 @@ demo:
 test:
 	scripts/test
 
+# The linters alone (ruff, ruff format, mypy, lint-imports), as the test suite runs them first.
+lint:
+	scripts/lint
+
 dev-up:
 	scripts/bootstrap && .venv/bin/dbr dev up
 
