@@ -52,7 +52,7 @@ def role_names(aws: AwsHelper) -> list[str]:
 
 def test_a_check_of_an_object_being_deleted_does_nothing(runtime: Runtime, aws: AwsHelper) -> None:
     deleting = body(deletionTimestamp="2026-11-29T12:00:00Z", generation=2)
-    roles.reconcile_object(runtime, deleting, "update", {}, {})
+    roles.converge_object(runtime, deleting, "update", {}, {})
     assert role_names(aws) == []
 
 
@@ -63,5 +63,5 @@ def test_a_check_from_an_older_body_after_the_deletion_began_does_nothing(
     assert runtime.manager.converge(spec, Owner("team-a", "backup-role")).ready
     runtime.begin_deletion("u-1")  # what delete_object does first
     assert runtime.manager.delete(spec, Owner("team-a", "backup-role")).failure is None
-    roles.reconcile_object(runtime, body(), "timer", {}, {})  # the body from before
+    roles.converge_object(runtime, body(), "timer", {}, {})  # the body from before
     assert NAME not in role_names(aws)

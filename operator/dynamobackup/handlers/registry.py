@@ -67,7 +67,7 @@ def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
             roles.account_key(body),
             lambda: _contained(
                 runtime,
-                lambda: roles.reconcile_object(runtime, body, str(reason), bindings, namespaces),
+                lambda: roles.converge_object(runtime, body, str(reason), bindings, namespaces),
             ),
         )
 
@@ -80,7 +80,7 @@ def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
             lambda: roles.read_account(runtime, body, bindings, namespaces),
             lambda snapshot: _contained(
                 runtime,
-                lambda: roles.reconcile_object(
+                lambda: roles.converge_object(
                     runtime, body, str(reason), bindings, namespaces, snapshot=snapshot
                 ),
             ),

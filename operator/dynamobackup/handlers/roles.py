@@ -1,4 +1,5 @@
-"""Kopf glue for DynamoBackupRole objects: one reconcile or deletion, in status, Events, metrics."""
+"""Kopf glue for DynamoBackupRole objects: one check (converge or audit) or deletion, in status,
+Events, metrics."""
 
 from __future__ import annotations
 
@@ -41,7 +42,7 @@ logger = logging.getLogger(__name__)
 Index = Mapping[str, Any]
 
 
-def reconcile_object(
+def converge_object(
     runtime: Runtime,
     body: kopf.Body,
     trigger: str,
@@ -51,7 +52,7 @@ def reconcile_object(
     snapshot: AccountSnapshot | None = None,
 ) -> None:
     with runtime.lock_for(body.meta.uid):
-        _reconcile_locked(runtime, body, trigger, bindings, namespaces, snapshot=snapshot)
+        _converge_locked(runtime, body, trigger, bindings, namespaces, snapshot=snapshot)
 
 
 def _being_deleted(runtime: Runtime, body: kopf.Body) -> bool:
@@ -73,7 +74,7 @@ def check_drift(
     if not lock.acquire(blocking=False):
         return  # a change handler is reconciling this object right now
     try:
-        _reconcile_locked(runtime, body, "timer", bindings, namespaces, snapshot=snapshot)
+        _converge_locked(runtime, body, "timer", bindings, namespaces, snapshot=snapshot)
     except kopf.TemporaryError as error:
         # The next tick retries: the check is still due, as nothing remembered it.
         logger.warning("drift check of %s/%s: %s", body.meta.namespace, body.meta.name, error)
@@ -172,7 +173,7 @@ def read_account(
     return None if isinstance(granted, Failure) else runtime.manager.observe_account(spec, granted)
 
 
-def _reconcile_locked(
+def _converge_locked(
     runtime: Runtime,
     body: kopf.Body,
     trigger: str,
