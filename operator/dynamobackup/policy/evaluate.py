@@ -38,15 +38,11 @@ class CompiledStatement:
     @classmethod
     def of(cls, statement: Statement) -> CompiledStatement:
         written = statement.action if statement.action is not None else statement.not_action or ()
-        wildcards = [p for p in written if has_wildcard(p)]
+        compiled = compile_required(tuple(written))
         return cls(
             effect=statement.effect,
-            literals=frozenset(p.lower() for p in written if not has_wildcard(p)),
-            pattern=re.compile(
-                "|".join(f"(?:{wildcard_regex(p)})" for p in wildcards), re.IGNORECASE
-            )
-            if wildcards
-            else None,
+            literals=compiled.literals,
+            pattern=compiled.pattern,
             negated=statement.not_action is not None,
             conditional=statement.is_conditional,
             all_resources=any(matches_everything(r) for r in statement.resource or ()),
@@ -63,8 +59,9 @@ class CompiledStatement:
 
 @dataclass(frozen=True)
 class RequiredActions:
-    """The required actions compiled once: literal names for set lookups, and the wildcards both
-    as written (to compare patterns) and joined into one regular expression (to match names)."""
+    """A list of actions compiled once (the required ones, or a statement's): literal names for
+    set lookups, and the wildcards both as written (to compare patterns) and joined into one
+    regular expression (to match names)."""
 
     literals: frozenset[str]
     wildcards: tuple[str, ...]
