@@ -228,6 +228,13 @@ def _differs(existing: ExistingBinding, write: BindingWrite) -> bool:
     )
 
 
+def _account_of(binding: ExistingBinding) -> str:
+    # The label can be removed by hand; the spec names the account too.
+    account = binding.spec.get("account")
+    in_spec = account.get("id") if isinstance(account, Mapping) else None
+    return binding.labels.get(ACCOUNT_ID_LABEL) or str(in_spec or "")
+
+
 def plan_bindings(
     source: str,
     spec: DynamoBackupOrganizationSpec,
@@ -237,7 +244,7 @@ def plan_bindings(
 ) -> DiscoveryPlan:
     """The bindings to create or change so that every account in scope has its binding and
     every binding of an account gone from scope is marked."""
-    by_account = {b.labels.get(ACCOUNT_ID_LABEL, ""): b for b in existing}
+    by_account = {_account_of(b): b for b in existing}
     template_labels = dict(spec.binding_template.labels)
     tag_keys = spec.account_tags.keys
     writes: list[BindingWrite] = []
@@ -302,17 +309,13 @@ def _mark(  # noqa: PLR0917
     marked.append(_marked(account_id, state.value, binding.name, why))
     if binding.labels.get(ACCOUNT_STATUS_LABEL) == state.value:
         return
-    annotations = {
-        k: v
-        for k, v in binding.annotations.items()
-        if k.startswith(SOURCE_ANNOTATION.split("/")[0])
-    }
     writes.append(
         BindingWrite(
             name=binding.name,
             account_id=account_id,
             labels={**binding.labels, ACCOUNT_STATUS_LABEL: state.value},
-            annotations=_with_state_time(annotations, binding, state.value, now),
+            # Merged into the binding's own annotations: only the time of the status changes.
+            annotations={STATUS_CHANGED_ANNOTATION: now.replace(microsecond=0).isoformat()},
             spec=dict(binding.spec),
             create=False,
         )

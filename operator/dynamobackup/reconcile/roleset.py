@@ -133,7 +133,7 @@ def select_accounts(
         group = by_account.get(account, [])
         active = [b for b in group if _active(b)]
         if group and not active:
-            states = sorted({b.labels.get(ACCOUNT_STATUS_LABEL, "") for b in group})
+            states = sorted({b.labels[ACCOUNT_STATUS_LABEL] for b in group})
             skipped.append(
                 AccountVerdict(
                     account_id=account,
