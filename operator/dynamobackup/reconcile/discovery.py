@@ -229,10 +229,10 @@ def _differs(existing: ExistingBinding, write: BindingWrite) -> bool:
 
 
 def _account_of(binding: ExistingBinding) -> str:
-    # The label can be removed by hand; the spec names the account too.
-    account = binding.spec.get("account")
-    in_spec = account.get("id") if isinstance(account, Mapping) else None
-    return binding.labels.get(ACCOUNT_ID_LABEL) or str(in_spec or "")
+    # The account a binding governs is its spec's, as tenancy reads it; the label is discovery's
+    # copy for selectors, which a person may remove or edit.
+    account = (binding.spec.get("account") or {}).get("id")
+    return account if isinstance(account, str) else binding.labels.get(ACCOUNT_ID_LABEL, "")
 
 
 def plan_bindings(

@@ -322,12 +322,9 @@ def set_status(
 
 def _essence(status: DynamoBackupRoleSetStatus) -> dict[str, Any]:
     """The status without its times: what a change of the set's state is judged by."""
-    data = status.model_dump(mode="json", exclude={"last_update_time", "conditions"})
-    data["conditions"] = [
-        (c.type, c.status, c.reason, c.message, c.observed_generation)
-        for c in status.conditions or []
-    ]
-    return data
+    return status.model_dump(
+        exclude={"last_update_time": True, "conditions": {"__all__": {"last_transition_time"}}}
+    )
 
 
 def status_changed(old: DynamoBackupRoleSetStatus, new: DynamoBackupRoleSetStatus) -> bool:

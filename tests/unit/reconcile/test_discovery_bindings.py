@@ -325,3 +325,23 @@ def test_the_status_lists_at_most_the_limit_of_marked_accounts() -> None:
     ]
     assert listed(marked) == marked[:MAX_LISTED]
     assert listed(marked[:3]) == marked[:3]
+
+
+def test_a_binding_belongs_to_the_account_its_spec_names_whatever_its_label_says() -> None:
+    (existing,) = first_run(member(A))
+    labels = {**existing.labels, "dynamobackup.io/account-id": B}
+    relabelled = ExistingBinding(existing.name, labels, existing.annotations, existing.spec)
+    plan = plan_bindings("acme", source(), org(member(A)), [relabelled], LATER)
+    (write,) = plan.writes
+    assert (write.name, write.account_id, write.labels) == (existing.name, A, existing.labels)
+    assert plan.marked == ()
+
+
+def test_a_binding_whose_spec_names_no_account_is_known_by_its_label() -> None:
+    (existing,) = first_run(member(A))
+    bare = ExistingBinding(existing.name, existing.labels, existing.annotations, {})
+    (write,) = plan_bindings("acme", source(), org(member(A)), [bare], LATER).writes
+    assert (write.name, write.create, write.spec) == (existing.name, False, existing.spec)
+    unlabelled = ExistingBinding(existing.name, {}, {}, {})
+    plan = plan_bindings("acme", source(), org(), [unlabelled], LATER)
+    assert [(m.account_id, m.state) for m in plan.marked] == [("", "Left")]
