@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from dynamobackup.policy.catalog import ActionCatalog
 from dynamobackup.policy.document import PolicyDocument, parse_document
 from dynamobackup.policy.profiles import OperationProfile, Profile
 from dynamobackup.policy.trust import Appliance
@@ -50,7 +51,7 @@ def test_a_role_with_a_finding_of_every_kind() -> None:
     granted = document(
         {
             "Effect": "Allow",
-            "Action": ["dynamodb:DescribeTable", "s3:*", "dynamodb:ListTabls"],
+            "Action": ["dynamodb:DescribeTable", "s3:*", "kms:Decrpyt", "dynamodb:ListTabls"],
             "Resource": "*",
         },
         {
@@ -83,11 +84,11 @@ def test_a_role_with_a_finding_of_every_kind() -> None:
             "missing": ["dynamodb:RestoreTableFromBackup"],
             "denied": ["dynamodb:DescribeTable"],
             "conditional": ["kms:Decrypt"],
-            "excess": ["dynamodb:ListTabls", "s3:*"],
+            "excess": ["dynamodb:ListTabls", "kms:Decrpyt", "s3:*"],
             "dangerous": ["s3:*"],
             "unreadable": ["inline:Broken"],
             "foreign": ["inline:Granted"],
-            "unknown": ["dynamodb:ListTabls"],
+            "unknown": ["dynamodb:ListTabls", "kms:Decrpyt"],
         },
         "trust": {
             "compliant": False,
@@ -129,3 +130,46 @@ def test_a_compliant_role_whose_trust_is_not_checked() -> None:
         },
         "trust": None,
     }
+
+
+def test_trust_is_checked_only_against_an_appliance() -> None:
+    role = RoleDocuments(policies=(), trust=PolicySource("trust", document(SERVICE)))
+    without_appliance = Expectation(PROFILE, OPERATIONS, PROFILE.required_actions(OPERATIONS))
+    assert judge(without_appliance, role).to_json()["trust"] is None
+
+
+def test_a_trust_policy_iam_returned_unreadable_without_a_reason() -> None:
+    role = RoleDocuments(policies=(), trust=PolicySource("trust", None))
+    assert judge(expectation(), role).to_json()["trust"] == {
+        "compliant": False,
+        "findings": [
+            {
+                "code": "TrustPolicyUnreadable",
+                "message": "the trust policy cannot be read: unknown error",
+                "severity": "error",
+            }
+        ],
+    }
+
+
+def test_excess_dangerous_and_unknown_follow_the_catalog_given() -> None:
+    # A catalog in which s3 has only the action the profile needs, and dynamodb no ListTables.
+    catalog = ActionCatalog(
+        {
+            "dynamodb": ["DescribeTable", "RestoreTableFromBackup"],
+            "kms": ["Decrypt"],
+            "s3": ["PutObject"],
+        }
+    )
+    granted = document(
+        {"Effect": "Allow", "Action": [*RESTORE, "s3:*", "dynamodb:ListTables"], "Resource": "*"}
+    )
+    verdict = judge(
+        expectation(), RoleDocuments((PolicySource("inline:Granted", granted),)), catalog
+    )
+    permissions = verdict.to_json()["permissions"]
+    assert (permissions["excess"], permissions["dangerous"], permissions["unknown"]) == (
+        ["dynamodb:ListTables"],
+        [],
+        ["dynamodb:ListTables"],
+    )
