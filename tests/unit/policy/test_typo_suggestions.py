@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from dynamobackup.policy.catalog import default_catalog
-from dynamobackup.policy.evaluate import closest_action
+from dynamobackup.policy.document import parse_document
+from dynamobackup.policy.evaluate import closest_action, find_unknown
 
 
 @pytest.mark.parametrize(
@@ -24,3 +25,19 @@ def test_the_closest_action_of_the_same_service_is_suggested(
     written: str, suggestion: str | None
 ) -> None:
     assert closest_action(written, default_catalog()) == suggestion
+
+
+def test_unknown_actions_are_listed_once_each_in_case_insensitive_order() -> None:
+    document = parse_document(
+        {
+            "Statement": [
+                {"Effect": "Allow", "Action": ["s3:PutObjekt", "s3:Put_Object"], "Resource": "*"},
+                {"Effect": "Deny", "NotAction": ["S3:PUTOBJEKT", "dynamodb:Scna"], "Resource": "*"},
+            ]
+        }
+    )
+    assert find_unknown([document], default_catalog()) == (
+        "dynamodb:Scna",
+        "s3:Put_Object",
+        "s3:PutObjekt",
+    )
