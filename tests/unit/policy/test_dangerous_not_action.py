@@ -49,13 +49,16 @@ def test_a_not_action_grant_is_dangerous_when_what_it_leaves_is(
     assert dangerous_excess(PROFILE, [policy(allow_all_but(*excluded))], CATALOG) == found
 
 
-def test_statements_after_a_not_action_grant_are_judged_too() -> None:
+def test_statements_after_a_deny_or_a_not_action_grant_are_judged_too() -> None:
     document = policy(
+        {"Effect": "Deny", "Action": "iam:DeleteRole", "Resource": "*"},
         allow_all_but("*"),
         allow_all_but("iam:PassRole"),
         {"Effect": "Allow", "Action": ["iam:CreateUser", "s3:GetObject"], "Resource": "*"},
+        {"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"},
     )
     assert dangerous_excess(PROFILE, [document], CATALOG) == (
         "iam:CreateUser",
         "NotAction: iam:PassRole",
+        "sts:AssumeRole",
     )

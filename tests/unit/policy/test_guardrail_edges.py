@@ -27,3 +27,7 @@ def test_the_every_service_line_of_the_definition_names_no_service() -> None:
     # which has no Future* action) and `??` two-letter ones, none of them dangerous.
     entries = ["?:Future*", "??:Future*", "iam:Future*"]
     assert Guardrails().refused(entries, PROFILE, CATALOG) == ("iam:Future*",)
+
+
+def test_a_dangerous_services_wildcard_is_refused_whatever_follows_its_first_colon() -> None:
+    assert Guardrails().refused(["iam:Future:*"], PROFILE, CATALOG) == ("iam:Future:*",)
