@@ -171,7 +171,8 @@ def _beyond(
 
 
 def _declared_settings(spec: DynamoBackupRoleSpec) -> frozenset[str]:
-    declared = {"tags"}
+    # Tags are not listed: their absence from the spec is no default, so they are always judged.
+    declared: set[str] = set()
     if spec.description is not None:
         declared.add("description")
     if spec.permissions_boundary_arn is not None:

@@ -46,16 +46,19 @@ def allow(*actions: str, **condition: Any) -> dict[str, Any]:
 
 def drifted(desired: DesiredRole) -> ObservedRole:
     """3 actions missing, 2 denied, 1 conditional; the backup service not trusted (an error)
-    and another account trusted too (a warning, not counted)."""
+    and two other accounts trusted too (warnings, not counted)."""
     left_out = {"sns:Subscribe", "sns:Unsubscribe", "sqs:ListQueues", "kms:Decrypt"}
     granted = [a for a in desired.required_actions if a not in left_out]
     appliance = desired.trust.to_iam()["Statement"][1]
-    other = {
-        "Effect": "Allow",
-        "Principal": {"AWS": "arn:aws:iam::222222222222:root"},
-        "Action": "sts:AssumeRole",
-    }
-    role = observed_from(desired, trust=document(appliance, other))
+    others = [
+        {
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
+            "Action": "sts:AssumeRole",
+        }
+        for account in ("222222222222", "333333333333")
+    ]
+    role = observed_from(desired, trust=document(appliance, *others))
     policies = {
         INLINE_POLICY_NAME: document(
             allow(*granted), allow("kms:Decrypt", Bool={"aws:SecureTransport": "true"})
