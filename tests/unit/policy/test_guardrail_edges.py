@@ -31,3 +31,12 @@ def test_the_every_service_line_of_the_definition_names_no_service() -> None:
 
 def test_a_dangerous_services_wildcard_is_refused_whatever_follows_its_first_colon() -> None:
     assert Guardrails().refused(["iam:Future:*"], PROFILE, CATALOG) == ("iam:Future:*",)
+
+
+def test_refused_entries_are_listed_in_case_insensitive_order() -> None:
+    entries = ["sts:AssumeRole", "KMS:CreateKey", "s3:GetObject", "iam:CreateUser"]
+    assert Guardrails().refused(entries, PROFILE, CATALOG) == (
+        "iam:CreateUser",
+        "KMS:CreateKey",
+        "sts:AssumeRole",
+    )
