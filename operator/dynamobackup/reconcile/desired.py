@@ -20,7 +20,7 @@ from dynamobackup.policy.least_privilege import (
 from dynamobackup.policy.profiles import Profile, UnknownProfileError, load_profile
 from dynamobackup.policy.trust import Appliance
 from dynamobackup.reconcile.ownership import Owner
-from dynamobackup.reconcile.tenancy import Grant, legacy_grant
+from dynamobackup.reconcile.tenancy import Grant, appliance_of, legacy_grant
 
 INLINE_POLICY_NAME = "dynamobackup-permissions"
 DEFAULT_MAX_SESSION_DURATION = 3600
@@ -115,7 +115,7 @@ def desired_role(
     additional = _additional_actions(spec.permissions.additional_actions, catalog)
     _check_guardrails(grant.guardrails, additional, profile_actions, catalog)
     required = _union(profile_actions, additional)
-    appliance = _appliance(spec)
+    appliance = appliance_of(spec)
     external_id = grant.trust_external_id
     return DesiredRole(
         owner=owner,
@@ -204,13 +204,6 @@ def _additional_actions(actions: frozenset[str], catalog: ActionCatalog) -> tupl
 def _union(profile_actions: tuple[str, ...], additional: tuple[str, ...]) -> tuple[str, ...]:
     by_lower = {action.lower(): action for action in (*profile_actions, *additional)}
     return tuple(sorted(by_lower.values(), key=str.lower))
-
-
-def _appliance(spec: DynamoBackupRoleSpec) -> Appliance:
-    trust = spec.trust
-    value = trust.appliance_role_arn or trust.appliance_account_id
-    assert value is not None  # the schema and the model both require exactly one
-    return Appliance.parse(value, partition=str(spec.account.partition))
 
 
 def _default_description(operations: tuple[str, ...], profile: Profile) -> str:

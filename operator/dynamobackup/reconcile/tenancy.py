@@ -184,7 +184,7 @@ def _judge_binding(
             f"{binding.spec.account.partition}, not {spec.account.partition}",
         )
     operations = [str(op) for op in spec.scope.operations]
-    return binding_permits(binding.spec, namespace, labels, operations, _appliance(spec))
+    return binding_permits(binding.spec, namespace, labels, operations, appliance_of(spec))
 
 
 def _admitted(
@@ -233,7 +233,8 @@ def _guardrails(settings: TenancySettings) -> Guardrails:
     return Guardrails(forbidden=settings.forbidden_actions)
 
 
-def _appliance(spec: DynamoBackupRoleSpec) -> Appliance:
+def appliance_of(spec: DynamoBackupRoleSpec) -> Appliance:
+    """The Veeam appliance the spec trusts: its role ARN, or its account in the spec's partition."""
     value = spec.trust.appliance_role_arn or spec.trust.appliance_account_id
     assert value is not None  # the schema and the model both require exactly one
     return Appliance.parse(value, partition=str(spec.account.partition))
