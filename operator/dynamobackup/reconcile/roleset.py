@@ -221,7 +221,7 @@ def plan_children(
 
 
 # The API server's answer to a child's write -> the reason reported for that account.
-_WRITE_REASONS = {
+_WRITE_REASONS: dict[int | None, str] = {
     409: "ChildNameTaken",  # a DynamoBackupRole of that name exists and is not this set's
     422: "ChildInvalid",  # the API server refused the child's spec
     403: "ChildForbidden",  # the operator may not write DynamoBackupRoles in the namespace
@@ -231,9 +231,7 @@ _WRITE_REASONS = {
 def child_write_reason(status: int | None) -> str:
     """Why a child could not be written, from the HTTP status of the API server's answer
     (None: no answer, the API server was unreachable)."""
-    return (
-        _WRITE_REASONS.get(status, "ChildNotWritten") if status is not None else "ChildNotWritten"
-    )
+    return _WRITE_REASONS.get(status, "ChildNotWritten")
 
 
 @dataclass(frozen=True)
