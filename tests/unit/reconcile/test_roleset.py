@@ -4,13 +4,11 @@ their verdicts add up."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 
 from dynamobackup.api.v1alpha1 import (
     ApiError,
-    DynamoBackupAccountSpec,
     DynamoBackupRoleSetSpec,
     DynamoBackupRoleSetStatus,
     find_condition,
@@ -27,45 +25,17 @@ from dynamobackup.reconcile.roleset import (
     status_changed,
     tally,
 )
-from dynamobackup.reconcile.tenancy import Binding
 
-APPLIANCE = "arn:aws:iam::444455556666:role/VeeamImpersonation"
+from .roleset_builders import PROD, binding, role_set
+
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
-
-
-def role_set(**selector: Any) -> DynamoBackupRoleSetSpec:
-    return DynamoBackupRoleSetSpec.parse(
-        {
-            "template": {
-                "roleName": "VeeamBackup",
-                "scope": {"operations": ["BackupPolicy"]},
-                "trust": {"applianceRoleArn": APPLIANCE},
-            },
-            "accountSelector": selector,
-        }
-    )
-
-
-def binding(account: str, labels: dict[str, str] | None = None, **overrides: Any) -> Binding:
-    spec = {
-        "account": {"id": account, "partition": overrides.pop("partition", "aws")},
-        "namespaces": {"names": overrides.pop("namespaces", ["team-a"])},
-        "operations": ["BackupPolicy"],
-        "appliances": {"roleArns": [APPLIANCE]},
-    }
-    return Binding(
-        f"bind-{account}", account, DynamoBackupAccountSpec.parse(spec), labels=labels or {}
-    )
-
-
-PROD = {"matchLabels": {"env": "prod"}}
 
 
 def test_the_selector_picks_matching_bindings_the_namespace_may_use() -> None:
     bindings = [
         binding("111111111111", {"env": "prod"}),
         binding("222222222222", {"env": "dev"}),
-        binding("333333333333", {"env": "prod"}, namespaces=["team-b"]),  # not ours
+        binding("333333333333", {"env": "prod"}, namespaces={"names": ["team-b"]}),  # not ours
         binding("444444444444", {"env": "prod"}, partition="aws-cn"),
     ]
     selection = select_accounts(role_set(labelSelector=PROD), "team-a", {}, bindings)

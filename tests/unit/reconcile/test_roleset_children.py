@@ -3,9 +3,7 @@ DynamoBackupRoles it creates, updates and deletes, and their names."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from dynamobackup.api.v1alpha1 import DynamoBackupAccountSpec, DynamoBackupRoleSetSpec
+from dynamobackup.api.v1alpha1 import DynamoBackupRoleSetSpec
 from dynamobackup.api.v1alpha1.roleset import AccountVerdict
 from dynamobackup.reconcile.roleset import (
     Child,
@@ -18,43 +16,14 @@ from dynamobackup.reconcile.roleset import (
 )
 from dynamobackup.reconcile.tenancy import Binding
 
-APPLIANCE = "arn:aws:iam::444455556666:role/VeeamImpersonation"
+from .roleset_builders import PROD, binding, role_set
+
 A, B, C = "111111111111", "222222222222", "333333333333"
 STATUS = "dynamobackup.io/account-status"
-PROD = {"matchLabels": {"env": "prod"}}
-
-
-def role_set(**selector: Any) -> DynamoBackupRoleSetSpec:
-    return DynamoBackupRoleSetSpec.parse(
-        {
-            "template": {
-                "roleName": "VeeamBackup",
-                "scope": {"operations": ["BackupPolicy"]},
-                "trust": {"applianceRoleArn": APPLIANCE},
-            },
-            "accountSelector": selector,
-        }
-    )
-
-
-def binding(
-    name: str,
-    account: str,
-    labels: dict[str, str] | None = None,
-    partition: str = "aws",
-    namespaces: dict[str, Any] | None = None,
-) -> Binding:
-    spec = {
-        "account": {"id": account, "partition": partition},
-        "namespaces": namespaces or {"names": ["team-a"]},
-        "operations": ["BackupPolicy"],
-        "appliances": {"roleArns": [APPLIANCE]},
-    }
-    return Binding(name, account, DynamoBackupAccountSpec.parse(spec), labels=labels or {})
 
 
 def test_a_binding_may_admit_the_namespace_by_its_labels() -> None:
-    by_label = binding("b-a", A, {"env": "prod"}, namespaces={"selector": PROD})
+    by_label = binding(A, {"env": "prod"}, namespaces={"selector": PROD}, name="b-a")
     selected = select_accounts(role_set(labelSelector=PROD), "team-z", {"env": "prod"}, [by_label])
     assert selected == Selection({A: "aws"})
     other = select_accounts(role_set(labelSelector=PROD), "team-z", {"env": "dev"}, [by_label])
@@ -63,9 +32,9 @@ def test_a_binding_may_admit_the_namespace_by_its_labels() -> None:
 
 def test_of_several_matching_bindings_of_an_account_the_first_by_name_gives_the_partition() -> None:
     bindings = [
-        binding("b-2", A, {"env": "prod"}, partition="aws"),
-        binding("b-1", A, {"env": "prod"}, partition="aws-cn"),
-        binding("b-3", A, {"env": "prod"}, partition="aws-us-gov"),
+        binding(A, {"env": "prod"}, partition="aws", name="b-2"),
+        binding(A, {"env": "prod"}, partition="aws-cn", name="b-1"),
+        binding(A, {"env": "prod"}, partition="aws-us-gov", name="b-3"),
     ]
     assert select_accounts(role_set(labelSelector=PROD), "team-a", {}, bindings) == Selection(
         {A: "aws-cn"}
@@ -77,8 +46,8 @@ def test_of_several_matching_bindings_of_an_account_the_first_by_name_gives_the_
 
 def test_a_listed_account_takes_its_active_bindings_partition_or_aws_without_one() -> None:
     bindings = [
-        binding("b-1", A, {STATUS: "Left"}, partition="aws-us-gov"),
-        binding("b-2", A, {STATUS: "Active"}, partition="aws-cn"),
+        binding(A, {STATUS: "Left"}, partition="aws-us-gov", name="b-1"),
+        binding(A, {STATUS: "Active"}, partition="aws-cn", name="b-2"),
     ]
     selection = select_accounts(role_set(accountIds=[A, B]), "team-a", {}, bindings)
     assert selection == Selection({A: "aws-cn", B: "aws"})
@@ -94,7 +63,7 @@ def test_a_listed_account_whose_binding_cannot_be_read_is_selected_in_aws() -> N
 
 
 def test_the_label_selector_and_the_listed_ids_add_up_in_account_order() -> None:
-    bindings = [binding("b-c", C, {"env": "prod"}, partition="aws-cn"), binding("b-b", B)]
+    bindings = [binding(C, {"env": "prod"}, partition="aws-cn", name="b-c"), binding(B, name="b-b")]
     selection = select_accounts(
         role_set(labelSelector=PROD, accountIds=[C, A]), "team-a", {}, bindings
     )
@@ -103,10 +72,10 @@ def test_the_label_selector_and_the_listed_ids_add_up_in_account_order() -> None
 
 def test_a_listed_account_whose_bindings_are_all_marked_is_skipped_with_their_states() -> None:
     bindings = [
-        binding("b-1", A, {STATUS: "Suspended"}),
-        binding("b-2", A, {STATUS: "Left"}),
-        binding("b-3", A, {STATUS: "Left"}),
-        binding("b-4", B, {STATUS: "Excluded"}),
+        binding(A, {STATUS: "Suspended"}, name="b-1"),
+        binding(A, {STATUS: "Left"}, name="b-2"),
+        binding(A, {STATUS: "Left"}, name="b-3"),
+        binding(B, {STATUS: "Excluded"}, name="b-4"),
     ]
     selection = select_accounts(role_set(accountIds=[B, A, C]), "team-a", {}, bindings)
     assert selection == Selection(
@@ -127,7 +96,10 @@ def test_a_listed_account_whose_bindings_are_all_marked_is_skipped_with_their_st
 
 
 def test_one_active_binding_is_enough_for_a_listed_account() -> None:
-    bindings = [binding("b-1", A, {STATUS: "Left"}), binding("b-2", A, {STATUS: "Active"})]
+    bindings = [
+        binding(A, {STATUS: "Left"}, name="b-1"),
+        binding(A, {STATUS: "Active"}, name="b-2"),
+    ]
     assert select_accounts(role_set(accountIds=[A]), "team-a", {}, bindings) == Selection(
         {A: "aws"}
     )
