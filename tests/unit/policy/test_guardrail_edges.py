@@ -40,3 +40,8 @@ def test_refused_entries_are_listed_in_case_insensitive_order() -> None:
         "KMS:CreateKey",
         "sts:AssumeRole",
     )
+
+
+def test_what_a_profile_wildcard_already_grants_is_never_refused() -> None:
+    profile = (*PROFILE, "iam:*")
+    assert Guardrails().refused(["iam:CreateUser", "IAM:Get*"], profile, CATALOG) == ()

@@ -13,6 +13,7 @@ from dynamobackup.policy.profiles import (
     Profile,
     ProfileDiff,
     ProfileFileError,
+    UnknownProfileError,
     diff_profiles,
     parse_profile,
     version_key,
@@ -141,3 +142,21 @@ def test_a_diff_names_everything_added_and_removed_in_case_insensitive_order() -
             OperationChange("Restore", source_changed=True),
         ),
     )
+
+
+def test_an_unknown_operation_names_the_known_ones() -> None:
+    with pytest.raises(UnknownProfileError) as caught:
+        parse_profile(FILE).operation("Backup")
+    assert str(caught.value) == (
+        "unknown operation 'Backup' for Veeam 12 (known: BackupPolicy, Restore)"
+    )
+
+
+def test_the_union_of_operations_is_deduplicated_and_sorted_case_insensitively() -> None:
+    union = profile(
+        "12",
+        (),
+        Snapshots=operation("s3:GetObject", "EC2:DescribeSnapshots"),
+        Tables=operation("dynamodb:DescribeTable", "S3:getobject"),
+    ).required_actions(["Snapshots", "Tables"])
+    assert union == ("dynamodb:DescribeTable", "EC2:DescribeSnapshots", "s3:GetObject")

@@ -6,7 +6,7 @@ import pytest
 
 from dynamobackup.policy.catalog import default_catalog
 from dynamobackup.policy.document import parse_document
-from dynamobackup.policy.evaluate import closest_action, find_unknown
+from dynamobackup.policy.evaluate import closest_action, evaluate_permissions, find_unknown
 
 
 @pytest.mark.parametrize(
@@ -38,6 +38,32 @@ def test_unknown_actions_are_listed_once_each_in_case_insensitive_order() -> Non
     )
     assert find_unknown([document], default_catalog()) == (
         "dynamodb:Scna",
+        "s3:Put_Object",
+        "s3:PutObjekt",
+    )
+
+
+def test_a_pattern_without_a_colon_matches_nothing_unless_it_is_all_stars() -> None:
+    document = parse_document(
+        {"Statement": [{"Effect": "Allow", "Action": ["s3*", "*", "**"], "Resource": "*"}]}
+    )
+    assert find_unknown([document], default_catalog()) == ("s3*",)
+
+
+def test_excess_is_listed_once_each_in_case_insensitive_order() -> None:
+    document = parse_document(
+        {
+            "Statement": [
+                {"Effect": "Allow", "Action": ["s3:PutObjekt", "s3:Put_Object"], "Resource": "*"},
+                {"Effect": "Allow", "NotAction": ["s3:PutObjekt"], "Resource": "*"},
+                {"Effect": "Allow", "NotAction": ["s3:Put_Object"], "Resource": "*"},
+            ]
+        }
+    )
+    report = evaluate_permissions(["dynamodb:DescribeTable"], [document])
+    assert report.excess == (
+        "NotAction: s3:Put_Object",
+        "NotAction: s3:PutObjekt",
         "s3:Put_Object",
         "s3:PutObjekt",
     )
