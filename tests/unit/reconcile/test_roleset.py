@@ -9,7 +9,6 @@ import pytest
 
 from dynamobackup.api.v1alpha1 import (
     ApiError,
-    DynamoBackupRoleSetSpec,
     DynamoBackupRoleSetStatus,
     find_condition,
 )
@@ -86,24 +85,6 @@ def test_a_spec_stored_with_defaults_filled_in_is_not_a_change() -> None:
     sparse = {k: v for k, v in stored.items() if k not in ("permissions", "mode", "rolePath")}
     children = [Child("s-111111111111", "111111111111", sparse)]
     assert plan_children("s", spec, Selection({"111111111111": "aws"}), children).writes == 0
-
-
-def test_a_template_the_account_cannot_take_fails_that_account_only() -> None:
-    spec = DynamoBackupRoleSetSpec.parse(
-        {
-            "template": {
-                "roleName": "VeeamBackup",
-                "scope": {"operations": ["BackupPolicy"]},
-                "trust": {"applianceAccountId": "444455556666"},
-                "permissionsBoundaryArn": "arn:aws:iam::aws:policy/Boundary",
-            },
-            "accountSelector": {"accountIds": ["111111111111", "222222222222"]},
-        }
-    )
-    selection = Selection({"111111111111": "aws", "222222222222": "aws-cn"})
-    plan = plan_children("s", spec, selection, [])
-    assert [w.account_id for w in plan.create] == ["111111111111"]
-    assert "partition" in plan.invalid["222222222222"]
 
 
 def test_child_names_are_stable_and_fit_kubernetes() -> None:
