@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import contextlib
 
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 
 class Metrics:
     """The operator's collectors, registered on `registry` (each name once per registry)."""
 
-    def __init__(self, registry: CollectorRegistry = REGISTRY) -> None:
+    def __init__(self, registry: CollectorRegistry) -> None:
         self.registry = registry
         self.reconcile_seconds = Histogram(
             "dynamobackup_reconcile_duration_seconds",
